@@ -1,0 +1,29 @@
+import { promises as fs } from "node:fs";
+import type { CommandModule } from "yargs";
+import { KeyStore, readInvite } from "../../keys/index.js";
+import { keysOption } from "../options.js";
+import { say } from "../print.js";
+
+interface Args {
+  keys: string;
+  who: string;
+}
+
+export const revokeCommand: CommandModule<object, Args> = {
+  command: "revoke <who>",
+  describe: "revoke a key by name or fingerprint; a running server drops it within 2 seconds",
+  builder: (yargs) =>
+    yargs.positional("who", { type: "string", demandOption: true, describe: "NAME or SHA256:fingerprint" }).option("keys", keysOption),
+  handler: async (args) => {
+    const store = new KeyStore(args.keys);
+    const entry = await store.revoke(args.who);
+    // An invite for a revoked key opens nothing; do not leave its secret lying around.
+    const inviteFile = store.inviteFile(entry.name);
+    const invite = await readInvite(inviteFile).catch(() => null);
+    if (invite?.client.publicKey === entry.publicKey) await fs.rm(inviteFile, { force: true });
+    say(
+      `Revoked ${entry.name} (${entry.fingerprint}).`,
+      "A running server refuses the key and removes its user within 2 seconds.",
+    );
+  },
+};

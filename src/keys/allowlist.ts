@@ -1,0 +1,39 @@
+/**
+ * The in-memory allowlist the server asks on every handshake: a map by key,
+ * so a lookup costs the same with three keys or three thousand.
+ */
+import type { KeyEntry } from "./entry.js";
+
+export type KeyStatus =
+  | { state: "allowed"; entry: KeyEntry }
+  | { state: "expired"; entry: KeyEntry }
+  | { state: "revoked"; entry: KeyEntry }
+  | { state: "unknown" };
+
+export class Allowlist {
+  private readonly allowed = new Map<string, KeyEntry>();
+  private readonly revoked = new Map<string, KeyEntry>();
+
+  constructor(allowed: Iterable<KeyEntry>, revoked: Iterable<KeyEntry>) {
+    for (const entry of allowed) if (!this.allowed.has(entry.publicKey)) this.allowed.set(entry.publicKey, entry);
+    for (const entry of revoked) this.revoked.set(entry.publicKey, entry);
+  }
+
+  /** A revocation wins over an allowed file for the same key: fail closed. */
+  status(publicKey: string, now = Date.now()): KeyStatus {
+    const revoked = this.revoked.get(publicKey);
+    if (revoked) return { state: "revoked", entry: revoked };
+    const entry = this.allowed.get(publicKey);
+    if (!entry) return { state: "unknown" };
+    if (entry.expires !== null && Date.parse(entry.expires) <= now) return { state: "expired", entry };
+    return { state: "allowed", entry };
+  }
+
+  entries(): KeyEntry[] {
+    return [...this.allowed.values()];
+  }
+
+  revokedEntries(): KeyEntry[] {
+    return [...this.revoked.values()];
+  }
+}

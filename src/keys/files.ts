@@ -1,0 +1,85 @@
+/**
+ * File primitives of the key store: atomic writes, private modes, and the
+ * ssh-style refusal of a secret that others can read.
+ */
+import { randomBytes } from "node:crypto";
+import { promises as fs, constants } from "node:fs";
+import path from "node:path";
+import { KeyStoreError } from "./errors.js";
+
+export const SECRET_FILE_MODE = 0o600;
+export const PUBLIC_FILE_MODE = 0o644;
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * Writes through a temporary file and a rename, so that a reader (the running
+ * server's watcher) sees the old file or the new one, never half of one.
+ * With `exclusive`, refuses to replace an existing file.
+ */
+export async function writeFileAtomic(
+  file: string,
+  content: string,
+  mode: number,
+  { exclusive = false } = {},
+): Promise<void> {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const handle = await fs.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await handle.writeFile(content);
+    await handle.chmod(mode); // the umask may have narrowed or the mode argument been ignored
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    if (exclusive) {
+      // link() fails if the target exists, unlike rename().
+      await fs.link(temporary, file);
+      await fs.unlink(temporary);
+    } else {
+      await fs.rename(temporary, file);
+    }
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    if (isCode(error, "EEXIST")) throw new KeyStoreError(`${file} already exists; it was left as it is.`);
+    throw error;
+  }
+}
+
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await fs.chmod(dir, PRIVATE_DIR_MODE);
+}
+
+/** Refuses, as ssh does, a secret that group or others can read or write. */
+export async function checkSecretFileMode(file: string): Promise<void> {
+  const stat = await fs.stat(file);
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
+    throw new KeyStoreError(
+      `${file} holds a secret key but others can access it (mode ${mode}); run: chmod 600 ${file}`,
+    );
+  }
+}
+
+/** A store directory others can write to lets them plant keys; refuse it. */
+export async function checkStoreDirMode(dir: string): Promise<void> {
+  const stat = await fs.stat(dir);
+  if ((stat.mode & 0o022) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
+    throw new KeyStoreError(`The key store ${dir} can be written by others (mode ${mode}); run: chmod 700 ${dir}`);
+  }
+}
+
+export async function readTextIfExists(file: string): Promise<string | null> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return null;
+    throw error;
+  }
+}
+
+export function isCode(error: unknown, code: string): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
+}

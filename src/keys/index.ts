@@ -1,0 +1,11 @@
+export { Allowlist, type KeyStatus } from "./allowlist.js";
+export { ROLES, isRole, parseExpiry, type KeyEntry, type Role } from "./entry.js";
+export { KeyStoreError } from "./errors.js";
+export { fingerprint, looksLikeFingerprint } from "./fingerprint.js";
+export { readIdentity, readPublicKey, writeIdentity } from "./identity.js";
+export { checkBasePort, checkHost, formatInvite, parseInvite, readInvite, writeInvite, type Invite } from "./invite.js";
+export { generateKeyPair, publicKeyOf, type KeyPair } from "./keypair.js";
+export { checkName } from "./names.js";
+export { DEFAULT_KEY_DIR, KeyStore, type AllowlistSnapshot } from "./store.js";
+export { AllowlistWatcher, WATCH_INTERVAL_MS, type WatchEvents } from "./watch.js";
+export { isZ85Key, z85Decode, z85Encode } from "./z85.js";

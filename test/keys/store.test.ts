@@ -1,0 +1,124 @@
+import test from "ava";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { AllowlistWatcher, KeyStore, KeyStoreError, generateKeyPair, type Allowlist } from "../../src/keys/index.js";
+import { modeOf, tempDir } from "../helpers/cli.js";
+
+async function newStore(t: Parameters<typeof tempDir>[0]): Promise<KeyStore> {
+  const store = new KeyStore(path.join(await tempDir(t), "keys"));
+  await store.create();
+  return store;
+}
+
+test("the store tells allowed, expired, revoked and unknown keys apart", async (t) => {
+  const store = await newStore(t);
+  const [allowed, expiring, revoked, unknown] = await Promise.all([1, 2, 3, 4].map(() => generateKeyPair()));
+  const expires = new Date(Date.now() + 60_000).toISOString();
+  await store.allow("ann", allowed!.publicKey, { role: "admin", expires: null });
+  await store.allow("eve", expiring!.publicKey, { role: "member", expires });
+  await store.allow("rob", revoked!.publicKey, { role: "member", expires: null });
+  await store.revoke("rob");
+  const { allowlist, problems } = await store.readAllowlist();
+  t.deepEqual(problems, []);
+  const status = allowlist.status(allowed!.publicKey);
+  t.is(status.state, "allowed");
+  t.is(status.state === "allowed" && status.entry.role, "admin");
+  t.is(allowlist.status(expiring!.publicKey).state, "allowed");
+  t.is(allowlist.status(expiring!.publicKey, Date.parse(expires) + 1).state, "expired");
+  t.is(allowlist.status(revoked!.publicKey).state, "revoked");
+  t.is(allowlist.status(unknown!.publicKey).state, "unknown");
+});
+
+test("a revoked key stays refused even if its file is copied back into allowed/", async (t) => {
+  const store = await newStore(t);
+  const pair = await generateKeyPair();
+  await store.allow("rob", pair.publicKey, { role: "member", expires: null });
+  const allowedFile = path.join(store.allowedDir, "rob.key");
+  const text = await fs.readFile(allowedFile, "utf8");
+  await store.revoke("rob");
+  await fs.writeFile(allowedFile, text);
+  t.is((await store.readAllowlist()).allowlist.status(pair.publicKey).state, "revoked");
+  await fs.rm(allowedFile);
+  await store.allow("rob", pair.publicKey, { role: "member", expires: null });
+  t.is((await store.readAllowlist()).allowlist.status(pair.publicKey).state, "allowed", "allow lifts a revocation");
+});
+
+test("duplicate names and duplicate keys are refused and change nothing", async (t) => {
+  const store = await newStore(t);
+  const [a, b] = [await generateKeyPair(), await generateKeyPair()];
+  await store.allow("ann", a.publicKey, { role: "member", expires: null });
+  await t.throwsAsync(store.allow("ann", b.publicKey, { role: "member", expires: null }), { instanceOf: KeyStoreError, message: /already allowed/ });
+  await t.throwsAsync(store.allow("bea", a.publicKey, { role: "member", expires: null }), { message: /already allowed as ann/ });
+  t.deepEqual(await fs.readdir(store.allowedDir), ["ann.key"]);
+});
+
+test("names that could leave the store or mean something else are refused", async (t) => {
+  const store = await newStore(t);
+  const pair = await generateKeyPair();
+  for (const name of ["../x", "a/b", "", ".hidden", "x".repeat(65), "common", "a b"]) {
+    await t.throwsAsync(store.allow(name, pair.publicKey, { role: "member", expires: null }), { instanceOf: KeyStoreError }, name);
+  }
+  t.deepEqual(await fs.readdir(store.allowedDir), []);
+  t.deepEqual((await fs.readdir(path.dirname(store.dir))).sort(), ["keys"]);
+});
+
+test("the server secret is 0600 in a 0700 store, and a readable secret is refused with the fix", async (t) => {
+  const store = await newStore(t);
+  t.is(await modeOf(store.dir), 0o700);
+  t.is(await modeOf(store.serverSecretFile), 0o600);
+  t.truthy((await store.serverKeys()).secretKey);
+  await fs.chmod(store.serverSecretFile, 0o644);
+  await t.throwsAsync(store.serverKeys(), { message: `${store.serverSecretFile} holds a secret key but others can access it (mode 0644); run: chmod 600 ${store.serverSecretFile}` });
+});
+
+test("a store others can write to is refused", async (t) => {
+  const store = await newStore(t);
+  await fs.chmod(store.dir, 0o777);
+  await t.throwsAsync(store.serverKeys(), { message: /can be written by others .*chmod 700/ });
+});
+
+test("a damaged allowlist file grants nothing and is reported", async (t) => {
+  const store = await newStore(t);
+  await fs.writeFile(path.join(store.allowedDir, "junk.key"), "curve\n    public-key = \"not a key\"\n");
+  const { allowlist, problems } = await store.readAllowlist();
+  t.deepEqual(allowlist.entries(), []);
+  t.is(problems.length, 1);
+  t.regex(problems[0]!, /junk\.key is ignored: its public-key is not a 40-character Z85 key/);
+});
+
+test("the watcher sees allow and revoke within one interval", async (t) => {
+  const store = await newStore(t);
+  const pair = await generateKeyPair();
+  const changes: Allowlist[] = [];
+  let notify: () => void = () => {};
+  const watcher = new AllowlistWatcher(store, { onChange: (list) => (changes.push(list), notify()), onWarning: () => {} }, 50);
+  t.teardown(() => watcher.stop());
+  const first = await watcher.start();
+  t.is(first.status(pair.publicKey).state, "unknown");
+  const next = () => new Promise<Allowlist>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no change seen within 2 s")), 2000);
+    notify = () => (clearTimeout(timer), resolve(changes.at(-1)!));
+  });
+  let seen = next();
+  await store.allow("ann", pair.publicKey, { role: "member", expires: null });
+  t.is((await seen).status(pair.publicKey).state, "allowed");
+  seen = next();
+  await store.revoke("ann");
+  t.is((await seen).status(pair.publicKey).state, "revoked");
+});
+
+test("the watcher warns once when the server secret becomes readable by others", async (t) => {
+  const store = await newStore(t);
+  const warnings: string[] = [];
+  let notify: () => void = () => {};
+  const watcher = new AllowlistWatcher(store, { onChange: () => {}, onWarning: (w) => (warnings.push(w), notify()) }, 50);
+  t.teardown(() => watcher.stop());
+  await watcher.start();
+  const warned = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no warning within 2 s")), 2000);
+    notify = () => (clearTimeout(timer), resolve());
+  });
+  await fs.chmod(store.serverSecretFile, 0o644);
+  await warned;
+  t.regex(warnings[0]!, /chmod 600/);
+});
