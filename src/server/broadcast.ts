@@ -1,0 +1,86 @@
+/**
+ * The one way a change enters the session: it gets the next seq, is applied,
+ * is appended to the journal, and only once the journal holds it is it published
+ * on the subscriber port and kept for resync. Publication keeps seq order.
+ */
+import type * as zmq from "zeromq";
+import { encode } from "../protocol/index.js";
+import type { History, PublishedEvent } from "./history.js";
+import type { Journal } from "./journal/index.js";
+import type { Change, SequencedChange, Session } from "./session.js";
+
+export class Broadcaster {
+  /** Settles when every change so far has been published. */
+  private published: Promise<void> = Promise.resolve();
+  /** Publications waiting on the journal or the gate; while any wait, later ones queue behind them. */
+  private waiting = 0;
+  /** While set, nothing goes out on the subscriber port before it settles. */
+  private gate: Promise<void> | null = null;
+
+  constructor(
+    private readonly session: Session,
+    private readonly socket: zmq.Publisher,
+    private readonly history: History,
+    private readonly journal: Journal | null,
+    private readonly onFatal: (error: Error) => void,
+  ) {}
+
+  publish(change: Change, frames: Buffer[] = []): SequencedChange {
+    const event = { ...change, seq: this.session.seq + 1 } as SequencedChange;
+    this.session.apply(event, frames);
+    const message = encode(event, frames);
+    const send = () => {
+      this.history.add(event.seq, message);
+      this.sendToSubscribers(message);
+    };
+    const waits: Array<Promise<void>> = [];
+    if (this.journal) waits.push(this.journal.append({ seq: event.seq, header: event, frames }));
+    if (this.gate) waits.push(this.gate);
+    if (waits.length === 0 && this.waiting === 0) {
+      send();
+      return event;
+    }
+    this.waiting++;
+    this.published = Promise.all([this.published, ...waits])
+      .then(send, (error: Error) => this.onFatal(error))
+      .finally(() => this.waiting--);
+    return event;
+  }
+
+  /** Holds everything published from now on until `until` settles (the subscriber listener is closing). */
+  holdUntil(until: Promise<void>): void {
+    const gate = until.catch(() => {});
+    this.gate = gate;
+    void gate.then(() => {
+      if (this.gate === gate) this.gate = null;
+    });
+  }
+
+  /** Presence is lossy by design: no seq, no journal, no history. */
+  publishPresence(header: object): void {
+    this.sendToSubscribers(encode(header));
+  }
+
+  /**
+   * PUB never blocks: a full subscriber loses messages, and resyncs. While the
+   * listener is being cycled (a user removed) the send throws at once; nobody is
+   * connected then, and every subscriber resyncs when it reconnects.
+   */
+  private sendToSubscribers(message: Buffer[]): void {
+    try {
+      void this.socket.send(message).catch(() => {});
+    } catch {
+      // dropped for everyone alike; history holds it for resync
+    }
+  }
+
+  /** Published events after `since`, exactly as they went out; null when some are no longer held. */
+  eventsSince(since: number): PublishedEvent[] | null {
+    return this.history.since(since);
+  }
+
+  /** Resolves once everything accepted so far is durable and published: replies that reveal state wait for it. */
+  settled(): Promise<void> {
+    return this.published;
+  }
+}

@@ -1,0 +1,45 @@
+/** What a server is started with; the CLI's `serve` options map onto this one to one. */
+import type { FsyncMode } from "./journal/index.js";
+
+export interface ServerConfig {
+  /** The key store directory. */
+  keys: string;
+  bind: string;
+  /** The base port P: command P, subscriber P+1, publisher P+2, ttl P+3. */
+  port: number;
+  session: string;
+  pingIntervalMs: number;
+  /** A user silent on the ttl port for this long is lost; also the stall limit for a client that does not drain. */
+  timeoutMs: number;
+  /** libzmq's limit on one incoming message; larger ones drop the connection. */
+  maxMessageSize: number;
+  maxUsers: number;
+  /** How long a peer may take to complete its CURVE handshake. */
+  handshakeIntervalMs: number;
+  /** Bytes of recent events kept for `resync`. */
+  historyBytes: number;
+  initialState: "waiting" | "open";
+  /** Where the journal lives, or null for an ephemeral session. */
+  state: { dir: string; fsync: FsyncMode; repair: boolean } | null;
+}
+
+export const DEFAULTS = {
+  bind: "0.0.0.0",
+  port: 5555,
+  session: "curvehost",
+  pingIntervalMs: 1000,
+  timeoutMs: 5000,
+  maxMessageSize: 64 * 1024 * 1024,
+  maxUsers: 64,
+  handshakeIntervalMs: 5000,
+  historyBytes: 64 * 1024 * 1024,
+  initialState: "waiting",
+} as const satisfies Partial<ServerConfig>;
+
+/** The four ports, in the order of their offset from the base port. */
+export const PORTS = ["command", "subscriber", "publisher", "ttl"] as const;
+export type PortName = (typeof PORTS)[number];
+
+export function endpoint(bind: string, port: number): string {
+  return bind.includes(":") ? `tcp://[${bind}]:${port}` : `tcp://${bind}:${port}`;
+}

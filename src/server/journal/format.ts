@@ -1,0 +1,83 @@
+/**
+ * The journal's bytes. A file starts with an 8-byte magic; then records, each
+ *   u32 body length | u32 CRC-32 of the body | body
+ * and a body is
+ *   u64 seq | u32 header length | header JSON | u32 frame count | (u32 length | bytes) per frame.
+ * A torn write shows as a short or mis-checksummed last record.
+ */
+import { crc32 } from "node:zlib";
+
+export interface JournalRecord {
+  seq: number;
+  header: Record<string, unknown>;
+  frames: Buffer[];
+}
+
+export const JOURNAL_MAGIC = Buffer.from("CHJRNL01");
+export const SNAPSHOT_MAGIC = Buffer.from("CHSNAP01");
+const PREFIX = 8;
+
+export function encodeRecord(record: JournalRecord): Buffer {
+  const header = Buffer.from(JSON.stringify(record.header));
+  let length = 8 + 4 + header.length + 4;
+  for (const frame of record.frames) length += 4 + frame.length;
+  const out = Buffer.allocUnsafe(PREFIX + length);
+  let at = PREFIX;
+  out.writeBigUInt64BE(BigInt(record.seq), at);
+  at += 8;
+  out.writeUInt32BE(header.length, at);
+  at += 4;
+  header.copy(out, at);
+  at += header.length;
+  out.writeUInt32BE(record.frames.length, at);
+  at += 4;
+  for (const frame of record.frames) {
+    out.writeUInt32BE(frame.length, at);
+    at += 4;
+    frame.copy(out, at);
+    at += frame.length;
+  }
+  out.writeUInt32BE(length, 0);
+  out.writeUInt32BE(crc32(out.subarray(PREFIX)), 4);
+  return out;
+}
+
+export type ReadResult = { record: JournalRecord; next: number } | { error: string };
+
+/** Reads the record at `offset`; every length is checked against the bytes that are there. */
+export function readRecord(data: Buffer, offset: number): ReadResult {
+  if (offset + PREFIX > data.length) return { error: "a record header is cut short" };
+  const length = data.readUInt32BE(offset);
+  const end = offset + PREFIX + length;
+  if (length < 16 || end > data.length) return { error: "a record is cut short" };
+  const body = data.subarray(offset + PREFIX, end);
+  if (crc32(body) !== data.readUInt32BE(offset + 4)) return { error: "a record fails its checksum" };
+  try {
+    let at = 0;
+    const seq = Number(body.readBigUInt64BE(at));
+    at += 8;
+    const headerLength = body.readUInt32BE(at);
+    at += 4;
+    const header = JSON.parse(body.subarray(at, at + headerLength).toString("utf8")) as Record<string, unknown>;
+    at += headerLength;
+    const count = body.readUInt32BE(at);
+    at += 4;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const frameLength = body.readUInt32BE(at);
+      at += 4;
+      if (at + frameLength > body.length) return { error: "a frame runs past its record" };
+      // A copy, so that the file's buffer can be released.
+      frames.push(Buffer.from(body.subarray(at, at + frameLength)));
+      at += frameLength;
+    }
+    if (at !== body.length || typeof header !== "object" || header === null) return { error: "a record has stray bytes" };
+    return { record: { seq, header, frames }, next: end };
+  } catch {
+    return { error: "a record does not parse" };
+  }
+}
+
+export function hasMagic(data: Buffer, magic: Buffer): boolean {
+  return data.length >= magic.length && data.subarray(0, magic.length).equals(magic);
+}

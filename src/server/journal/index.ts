@@ -1,0 +1,3 @@
+export { JOURNAL_MAGIC, encodeRecord, readRecord, type JournalRecord } from "./format.js";
+export { FSYNC_MODES, Journal, JournalError, type FsyncMode, type Loaded, type OpenOptions } from "./journal.js";
+export { readSnapshot, writeSnapshot, type Snapshot } from "./snapshot.js";

@@ -1,0 +1,234 @@
+/**
+ * The session journal: every published event is appended here before it is
+ * published. On open, the newest whole snapshot and the records after it are
+ * loaded; a torn tail is cut with a warning; damage in the middle stops the
+ * start unless the host asks for `repair`.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { JOURNAL_MAGIC, encodeRecord, hasMagic, readRecord, type JournalRecord } from "./format.js";
+import { readSnapshot, snapshotName, syncDir, writeSnapshot, type Snapshot } from "./snapshot.js";
+
+export type FsyncMode = "always" | "batch" | "never";
+export const FSYNC_MODES = ["always", "batch", "never"] as const;
+
+export interface OpenOptions {
+  dir: string;
+  fsync: FsyncMode;
+  repair?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+export interface Loaded {
+  snapshot: Snapshot | null;
+  /** Records after the snapshot, in seq order. */
+  records: JournalRecord[];
+}
+
+/** A refusal to open the state, worded for the host. */
+export class JournalError extends Error {
+  override readonly name = "JournalError";
+  readonly userFacing = true;
+}
+
+interface Pending {
+  bytes: Buffer;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const journalName = (seq: number) => `journal-${String(seq).padStart(12, "0")}.log`;
+const numberOf = (name: string) => Number(/-(\d+)\./.exec(name)![1]);
+
+export class Journal {
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private scheduled = false;
+  private closed = false;
+  bytesSinceSnapshot: number;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly mode: FsyncMode,
+    private handle: fs.FileHandle,
+    private file: string,
+    size: number,
+  ) {
+    this.bytesSinceSnapshot = size;
+  }
+
+  static async open(options: OpenOptions): Promise<{ journal: Journal; loaded: Loaded }> {
+    const { dir } = options;
+    const warn = options.onWarning ?? (() => {});
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.access(dir, fs.constants.W_OK);
+      const probe = path.join(dir, ".write-test");
+      await fs.writeFile(probe, "");
+      await fs.rm(probe);
+    } catch (error) {
+      throw new JournalError(`Cannot write to the state directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    }
+    const names = await fs.readdir(dir);
+    for (const name of names.filter((n) => n.endsWith(".tmp"))) await fs.rm(path.join(dir, name), { force: true });
+
+    let snapshot: Snapshot | null = null;
+    for (const name of names.filter((n) => /^snapshot-\d+\.bin$/.test(n)).sort().reverse()) {
+      snapshot = await readSnapshot(path.join(dir, name));
+      if (snapshot) break;
+      warn(`${path.join(dir, name)} is incomplete (a crash while it was written); an older state is used.`);
+    }
+    const journals = names.filter((n) => /^journal-\d+\.log$/.test(n)).sort();
+    const records: JournalRecord[] = [];
+    let lastSeq = snapshot?.seq ?? 0;
+    let current: { file: string; size: number } | null = null;
+    for (const [index, name] of journals.entries()) {
+      const file = path.join(dir, name);
+      const newest = index === journals.length - 1;
+      const data = await fs.readFile(file);
+      if (data.length === 0) {
+        if (newest) current = { file, size: 0 };
+        continue;
+      }
+      if (!hasMagic(data, JOURNAL_MAGIC)) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
+      let offset = JOURNAL_MAGIC.length;
+      while (offset < data.length) {
+        const result = readRecord(data, offset);
+        const problem =
+          "error" in result ? result.error : result.record.seq > lastSeq + 1 ? `seq jumps from ${lastSeq} to ${result.record.seq}` : null;
+        if (problem) {
+          const tornTail = newest && !laterRecordExists(data, offset + 1, lastSeq);
+          if (tornTail) {
+            warn(`${file}: ${problem} at byte ${offset}, the torn tail of a write cut short; it was cut off (${data.length - offset} bytes).`);
+          } else if (options.repair) {
+            warn(`${file}: ${problem} at byte ${offset}; --repair keeps the ${records.length} records before it and drops the rest.`);
+          } else {
+            throw new JournalError(`${file} is damaged at byte ${offset} (${problem}); restart with --repair to keep what precedes it.`);
+          }
+          await fs.truncate(file, offset);
+          // Nothing after damage can be trusted: later journals go too.
+          for (const after of journals.slice(index + 1)) await fs.rm(path.join(dir, after), { force: true });
+          current = { file, size: offset };
+          return Journal.finish(options, current, { snapshot, records });
+        }
+        const record = (result as { record: JournalRecord; next: number }).record;
+        if (record.seq > lastSeq) {
+          records.push(record);
+          lastSeq = record.seq;
+        }
+        offset = (result as { next: number }).next;
+      }
+      if (newest) current = { file, size: data.length };
+    }
+    return Journal.finish(options, current, { snapshot, records });
+  }
+
+  private static async finish(options: OpenOptions, current: { file: string; size: number } | null, loaded: Loaded): Promise<{ journal: Journal; loaded: Loaded }> {
+    const file = current?.file ?? path.join(options.dir, journalName(loaded.snapshot?.seq ?? 0));
+    const handle = await fs.open(file, "a", 0o600);
+    let size = current?.size ?? 0;
+    if (size === 0) {
+      await handle.write(JOURNAL_MAGIC);
+      await handle.sync();
+      await syncDir(options.dir);
+      size = JOURNAL_MAGIC.length;
+    }
+    return { journal: new Journal(options.dir, options.fsync, handle, file, size), loaded };
+  }
+
+  /** Resolves once the record is in the file (and on disk, unless fsync is never). */
+  append(record: JournalRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("the journal is closed"));
+    const bytes = encodeRecord(record);
+    this.bytesSinceSnapshot += bytes.length;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ bytes, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Group commit: everything appended in this turn of the event loop goes out in one write and one sync. */
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.pending.length === 0) return Promise.resolve();
+    // "always" syncs each record on its own; the other modes take the whole group.
+    const batch = this.mode === "always" ? this.pending.splice(0, 1) : this.pending.splice(0);
+    this.flushing = (async () => {
+      try {
+        await this.handle.writev(batch.map((item) => item.bytes));
+        if (this.mode !== "never") await this.handle.datasync();
+        for (const item of batch) item.resolve();
+      } catch (error) {
+        for (const item of batch) item.reject(error as Error);
+      }
+    })().finally(() => {
+      this.flushing = null;
+      if (this.pending.length > 0) this.schedule();
+    });
+    return this.flushing;
+  }
+
+  /** Everything appended so far is written. */
+  async drain(): Promise<void> {
+    while (this.flushing || this.pending.length > 0 || this.scheduled) {
+      await (this.flushing ?? this.flush());
+    }
+  }
+
+  /**
+   * Writes the snapshot and starts a new journal after it. A crash at any step
+   * leaves files that open() loads to the same state: the old journal stays until
+   * the new snapshot and journal are durable, and records up to the snapshot's
+   * seq are skipped when replayed.
+   */
+  async compact(snapshot: Snapshot): Promise<void> {
+    await this.drain();
+    const oldFile = this.file;
+    const before = (await fs.readdir(this.dir)).filter((n) => /^(snapshot-\d+\.bin|journal-\d+\.log)$/.test(n));
+    await writeSnapshot(this.dir, snapshot);
+    const file = path.join(this.dir, journalName(snapshot.seq));
+    if (file !== oldFile) {
+      await this.drain();
+      const handle = await fs.open(file, "a", 0o600);
+      await handle.write(JOURNAL_MAGIC);
+      await handle.sync();
+      await syncDir(this.dir);
+      const old = this.handle;
+      [this.handle, this.file] = [handle, file];
+      await old.close();
+    }
+    this.bytesSinceSnapshot = JOURNAL_MAGIC.length;
+    for (const name of before) {
+      const keep = name === snapshotName(snapshot.seq) || path.join(this.dir, name) === this.file;
+      if (!keep && numberOf(name) <= snapshot.seq) await fs.rm(path.join(this.dir, name), { force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.drain();
+    this.closed = true;
+    await this.handle.sync();
+    await this.handle.close();
+  }
+}
+
+/** Whether any valid record with a seq above `lastSeq` starts at or after `from`: damage in the middle. */
+function laterRecordExists(data: Buffer, from: number, lastSeq: number): boolean {
+  for (let offset = from; offset + 8 <= data.length; offset++) {
+    const length = data.readUInt32BE(offset);
+    if (length < 16 || offset + 8 + length > data.length) continue;
+    const result = readRecord(data, offset);
+    if (!("error" in result) && result.record.seq > lastSeq) return true;
+  }
+  return false;
+}

@@ -1,0 +1,318 @@
+/**
+ * The curvehost server: wires the key store, the ZAP handler, the four CURVE
+ * sockets, the session and the journal together, and owns their lifecycle.
+ */
+import { EventEmitter } from "node:events";
+import * as zmq from "zeromq";
+import type { Logger } from "pino";
+import { AllowlistWatcher, KeyStore, fingerprint, type Allowlist } from "../keys/index.js";
+import { Broadcaster } from "./broadcast.js";
+import { CommandHandler } from "./commands.js";
+import { handleCommit } from "./commits.js";
+import { PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
+import type { RemovalReason, ServerContext } from "./context.js";
+import { History } from "./history.js";
+import { Outbox } from "./outbox.js";
+import { StartupError, assertCurveAvailable, assertSecure, bindSockets, closeSockets, createSockets, type ServerSockets } from "./sockets.js";
+import { Session } from "./session.js";
+import { openState, type StateStore } from "./state.js";
+import { Pinger } from "./ttl.js";
+import { Users, type User } from "./users.js";
+import { ZapHandler, type ZapRequest, type ZapVerdict } from "./zap.js";
+
+export interface StartOptions {
+  /** Called after the server stopped itself on a fatal error (its ZAP handler died, the journal failed). */
+  onFatal?: (error: Error) => void;
+  /** The ZeroMQ context for the server's sockets and its ZAP handler; a new one by default. */
+  context?: zmq.Context;
+}
+
+/** What a server tells an embedding program (and the tests) as it happens. */
+export interface ServerEvents {
+  allowlist: [];
+  departure: [name: string, reason: RemovalReason];
+}
+
+export class Server extends EventEmitter<ServerEvents> {
+  private readonly users = new Users();
+  private readonly zapAddresses = new Map<string, string>();
+  private zap: ZapHandler | undefined;
+  private sockets: ServerSockets | undefined;
+  private watcher: AllowlistWatcher | undefined;
+  private pinger: Pinger | undefined;
+  private state: StateStore | undefined;
+  private allowlist: Allowlist | undefined;
+  private serverContext: ServerContext | undefined;
+  private cycling: Promise<void> | null = null;
+  private cycleAgain = false;
+  private nextUnbind: { done: Promise<void>; resolve: () => void } | null = null;
+  private stopping = false;
+  private fatalHandler: (error: Error) => void = () => {};
+  private readonly stopped: Promise<void>;
+  private markStopped: () => void = () => {};
+
+  private constructor(
+    readonly config: ServerConfig,
+    private readonly log: Logger,
+    private readonly context: zmq.Context,
+  ) {
+    super();
+    this.stopped = new Promise((resolve) => (this.markStopped = resolve));
+  }
+
+  /** Starts a server, or throws a StartupError (or KeyStoreError) that says why it will not run. */
+  static async start(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<Server> {
+    const server = new Server(config, log, options.context ?? new zmq.Context());
+    if (options.onFatal) server.fatalHandler = options.onFatal;
+    try {
+      await server.open();
+    } catch (error) {
+      await server.release();
+      throw error;
+    }
+    return server;
+  }
+
+  /** The server's public key, for printing and for tests. */
+  get publicKey(): string {
+    return this.serverContext!.serverKeys.publicKey;
+  }
+
+  get seq(): number {
+    return this.serverContext!.session.seq;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** One of the four sockets, for reading its options back (tests, diagnostics). */
+  socketFor(name: PortName): zmq.Socket {
+    return this.sockets![name];
+  }
+
+  /** Whether the live allowlist admits this key now. */
+  allows(publicKey: string): boolean {
+    return this.allowlist?.status(publicKey).state === "allowed";
+  }
+
+  /** Resolves when the server has stopped, by stop() or a fatal error. */
+  whenStopped(): Promise<void> {
+    return this.stopped;
+  }
+
+  private async open(): Promise<void> {
+    const { config, log } = this;
+    assertCurveAvailable(zmq.capability);
+    const store = new KeyStore(config.keys);
+    const serverKeys = await store.serverKeys();
+    this.watcher = new AllowlistWatcher(store, {
+      onChange: (allowlist, problems) => this.onAllowlistChange(allowlist, problems),
+      onWarning: (message) => log.error({ event: "key_store" }, message),
+    });
+    this.allowlist = await this.watcher.start();
+
+    const session = new Session(config.initialState);
+    this.state = await openState(config.state, session, log);
+    const history = new History(config.historyBytes, session.seq);
+
+    // The ZAP handler first, in the sockets' own context: without it libzmq would admit any key.
+    this.zap = new ZapHandler(this.context, (request) => this.authorize(request), (error) => this.fatal(error));
+    try {
+      await this.zap.start();
+    } catch (error) {
+      throw new StartupError(`Cannot bind the ZAP handler (${(error as Error).message}); refusing to start without authentication.`);
+    }
+    const sockets = createSockets(this.context, config, serverKeys.secretKey);
+    this.sockets = sockets;
+    assertSecure(sockets);
+
+    const stallMs = config.timeoutMs;
+    const onStalled = (routingId: Buffer) => {
+      const user = this.users.byRoutingId(routingId);
+      if (user) this.remove(user, "stalled");
+    };
+    const broadcaster = new Broadcaster(session, sockets.subscriber, history, this.state.journal, (error) => this.fatal(error));
+    this.serverContext = {
+      config,
+      log,
+      session,
+      users: this.users,
+      broadcaster,
+      outboxes: {
+        command: new Outbox(sockets.command, stallMs, onStalled),
+        publisher: new Outbox(sockets.publisher, stallMs, onStalled),
+        ttl: new Outbox(sockets.ttl, stallMs, onStalled),
+      },
+      serverKeys,
+      allowlist: () => this.allowlist!,
+      peerAddress: (publicKey) => this.zapAddresses.get(publicKey) ?? "unknown",
+      remove: (user, reason) => this.remove(user, reason),
+      publishUsers: () => void broadcaster.publish({ type: "users", users: this.users.info() }),
+    };
+    this.state.releaseAbsentOwners(this.serverContext);
+    await bindSockets(sockets, config);
+
+    const commands = await CommandHandler.create(this.serverContext);
+    this.pinger = new Pinger(this.serverContext);
+    this.receive("command", sockets.command, (id, frames) => commands.handle(id, frames));
+    this.receive("publisher", sockets.publisher, (id, frames) => handleCommit(this.serverContext!, id, frames));
+    this.receive("ttl", sockets.ttl, (id, frames) => this.pinger!.handlePong(id, frames));
+    this.pinger.start();
+    log.info(
+      { event: "listening", bind: config.bind, ports: PORTS.map((name, i) => ({ name, port: config.port + i })), fingerprint: fingerprint(serverKeys.publicKey), seq: session.seq },
+      "curvehost is listening",
+    );
+  }
+
+  /** The ZAP decision for one handshake (PROTOCOL.md §1). Every refusal is logged. */
+  private authorize(request: ZapRequest): ZapVerdict {
+    const refuse = (reason: string, print?: string): ZapVerdict => {
+      this.log.warn({ event: "handshake_refused", domain: request.domain, address: request.address, fingerprint: print ?? null, reason }, "handshake refused");
+      return { allow: false, reason };
+    };
+    if (request.mechanism !== "CURVE" || request.publicKey === null) return refuse(`mechanism ${request.mechanism || "none"}`);
+    const print = fingerprint(request.publicKey);
+    if (this.stopping) return refuse("server stopping", print);
+    const status = this.allowlist!.status(request.publicKey);
+    if (status.state !== "allowed") return refuse(`key ${status.state}`, print);
+    if (request.domain === "command") {
+      this.zapAddresses.set(request.publicKey, request.address);
+      return { allow: true, userId: status.entry.name };
+    }
+    if (request.domain === "subscriber" || request.domain === "publisher" || request.domain === "ttl") {
+      if (!this.users.byPublicKey(request.publicKey)) return refuse("not joined", print);
+      return { allow: true, userId: status.entry.name };
+    }
+    return refuse(`unknown domain "${request.domain}"`, print);
+  }
+
+  private receive(name: string, socket: zmq.Router, handle: (routingId: Buffer, frames: Buffer[]) => void): void {
+    void (async () => {
+      for await (const [routingId, ...frames] of socket) {
+        if (!routingId) continue;
+        try {
+          handle(routingId, frames);
+        } catch (error) {
+          this.log.error({ event: "handler_error", port: name, error: (error as Error).message }, "request failed");
+        }
+      }
+    })().catch((error: Error) => {
+      if (!socket.closed) this.fatal(error);
+    });
+  }
+
+  private onAllowlistChange(allowlist: Allowlist, problems: string[]): void {
+    this.allowlist = allowlist;
+    for (const problem of problems) this.log.error({ event: "key_store" }, problem);
+    for (const user of this.users.all()) {
+      const state = allowlist.status(user.publicKey).state;
+      if (state !== "allowed") {
+        this.log.warn({ event: "revocation", user: user.name, fingerprint: user.fingerprint, state }, "key no longer allowed; user removed");
+        this.remove(user, state === "expired" ? "expired" : "revoked");
+      }
+    }
+    this.emit("allowlist");
+  }
+
+  private remove(user: User, reason: RemovalReason): void {
+    const context = this.serverContext!;
+    if (this.users.byRoutingId(user.routingId) !== user) return; // removed already
+    this.users.remove(user);
+    for (const outbox of Object.values(context.outboxes)) outbox.forget(user.routingId);
+    // First cut the subscriber connections, so that not even the news of the removal reaches the user.
+    this.cycleSubscriber();
+    const release = context.session.planRelease(user.name);
+    if (release) context.broadcaster.publish(release);
+    context.publishUsers();
+    this.log.info({ event: "departure", user: user.name, fingerprint: user.fingerprint, reason }, "user removed");
+    this.emit("departure", user.name, reason);
+  }
+
+  /**
+   * libzmq cannot disconnect one subscriber, so the subscriber listener is cycled:
+   * every connection drops, ZAP refuses the removed user's reconnection, and the
+   * others reconnect by themselves and resync what they missed.
+   */
+  private cycleSubscriber(): void {
+    if (this.stopping || !this.sockets) return;
+    // Whatever is published from now on waits until the next unbind has closed every connection.
+    if (!this.nextUnbind) {
+      let resolve = () => {};
+      const done = new Promise<void>((r) => (resolve = r));
+      this.nextUnbind = { done, resolve };
+      this.serverContext!.broadcaster.holdUntil(done);
+    }
+    if (this.cycling) {
+      this.cycleAgain = true;
+      return;
+    }
+    const socket = this.sockets.subscriber;
+    const address = endpoint(this.config.bind, this.config.port + 1);
+    this.cycling = (async () => {
+      do {
+        this.cycleAgain = false;
+        const unbound = this.nextUnbind;
+        this.nextUnbind = null;
+        try {
+          await socket.unbind(address);
+        } finally {
+          unbound?.resolve();
+        }
+        await rebind(socket, address);
+      } while (this.cycleAgain && !this.stopping);
+    })()
+      .catch((error: Error) => {
+        if (!this.stopping) this.fatal(new Error(`cannot re-open the subscriber port: ${error.message}`));
+      })
+      .finally(() => {
+        this.cycling = null;
+        this.nextUnbind?.resolve();
+        this.nextUnbind = null;
+      });
+  }
+
+  /** Graceful stop: users told (`session` closing), journal flushed, sockets closed. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.stopped;
+    this.stopping = true;
+    const context = this.serverContext;
+    if (context) {
+      context.broadcaster.publish({ type: "session", state: "closing" });
+      await context.broadcaster.settled();
+      if (this.sockets) this.sockets.subscriber.linger = 500; // let the closing notice leave
+    }
+    await this.release();
+    this.log.info({ event: "stopped" }, "curvehost stopped");
+    return this.stopped;
+  }
+
+  private async release(): Promise<void> {
+    this.stopping = true;
+    this.pinger?.stop();
+    this.watcher?.stop();
+    if (this.serverContext) for (const outbox of Object.values(this.serverContext.outboxes)) outbox.close();
+    await this.cycling;
+    if (this.sockets) closeSockets(this.sockets);
+    this.zap?.close();
+    await this.state?.close();
+    this.markStopped();
+  }
+
+  private fatal(error: Error): void {
+    if (this.stopping) return;
+    this.log.fatal({ event: "fatal", error: error.message }, "fatal error; stopping");
+    void this.release().then(() => this.fatalHandler(error));
+  }
+}
+
+async function rebind(socket: zmq.Publisher, address: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await socket.bind(address);
+    } catch (error) {
+      if (attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}

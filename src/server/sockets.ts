@@ -1,0 +1,82 @@
+/**
+ * The four CURVE server sockets, made so that they fail closed (PROTOCOL.md §1):
+ * CURVE present, curveServer and the secret set before any bind, a non-empty ZAP
+ * domain per port with the domain enforced, bounded messages and handshakes.
+ * The ZAP handler must already be bound in `context` when this runs.
+ */
+import * as zmq from "zeromq";
+import { PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
+
+export interface ServerSockets {
+  command: zmq.Router;
+  subscriber: zmq.Publisher;
+  publisher: zmq.Router;
+  ttl: zmq.Router;
+}
+
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+  readonly userFacing = true;
+}
+
+/** libzmq without CURVE would have nothing to enforce; refuse rather than run open. */
+export function assertCurveAvailable(capability: Partial<Record<string, boolean>>): void {
+  if (capability["curve"] !== true)
+    throw new StartupError("This libzmq was built without CURVE; curvehost refuses to run without encryption.");
+}
+
+/** Messages a slow subscriber may have queued before libzmq drops for it alone. */
+const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
+/** Replies queued per command peer before the outbox holds the rest in JavaScript. */
+const ROUTER_HIGH_WATER_MARK = 1_000;
+
+export function createSockets(context: zmq.Context, config: ServerConfig, secretKey: string): ServerSockets {
+  const secure = (domain: PortName) => ({
+    context,
+    curveServer: true,
+    curveSecretKey: secretKey,
+    zapDomain: domain,
+    zapEnforceDomain: true,
+    maxMessageSize: config.maxMessageSize,
+    handshakeInterval: config.handshakeIntervalMs,
+    linger: 0,
+  });
+  const router = (domain: PortName) =>
+    new zmq.Router({
+      ...secure(domain),
+      mandatory: true,
+      sendTimeout: 0,
+      sendHighWaterMark: ROUTER_HIGH_WATER_MARK,
+      receiveHighWaterMark: ROUTER_HIGH_WATER_MARK,
+    });
+  return {
+    command: router("command"),
+    subscriber: new zmq.Publisher({ ...secure("subscriber"), sendHighWaterMark: SUBSCRIBER_HIGH_WATER_MARK }),
+    publisher: router("publisher"),
+    ttl: router("ttl"),
+  };
+}
+
+/** Reads the security options back from each socket before it is exposed. */
+export function assertSecure(sockets: ServerSockets): void {
+  for (const name of PORTS) {
+    const socket = sockets[name];
+    if (!socket.curveServer || socket.zapDomain !== name || !socket.zapEnforceDomain || socket.maxMessageSize <= 0)
+      throw new StartupError(`The ${name} socket is not configured as a CURVE server; refusing to start.`);
+  }
+}
+
+export async function bindSockets(sockets: ServerSockets, config: ServerConfig): Promise<void> {
+  for (const [offset, name] of PORTS.entries()) {
+    const address = endpoint(config.bind, config.port + offset);
+    try {
+      await sockets[name].bind(address);
+    } catch (error) {
+      throw new StartupError(`Cannot listen on ${address} (${name} port): ${(error as Error).message}.`);
+    }
+  }
+}
+
+export function closeSockets(sockets: ServerSockets): void {
+  for (const name of PORTS) sockets[name].close();
+}

@@ -1,0 +1,83 @@
+import test from "ava";
+import { randomBytes } from "node:crypto";
+import type * as zmq from "zeromq";
+import { PROTOCOL_VERSION } from "../../src/protocol/index.js";
+import { makeJoinProof } from "../../src/protocol/join-proof.js";
+import { generateKeyPair } from "../../src/keys/index.js";
+import { loadSodium } from "../../src/keys/sodium.js";
+import { rawPeer, receiveWithin, request } from "../helpers/raw.js";
+import { nextEvent, startServer } from "../helpers/server.js";
+
+function routingId(): Buffer {
+  const id = randomBytes(16);
+  id[0] = id[0]! | 1;
+  return id;
+}
+
+test("a client cannot join with another user's public key: the proof fails", async (t) => {
+  const { server, config, allow, logs } = await startServer(t);
+  const alice = await allow("alice");
+  const mallory = await allow("mallory");
+  const id = routingId();
+  const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...mallory }, id) as zmq.Dealer;
+  t.teardown(() => socket.close());
+  const sodium = await loadSodium();
+  // Mallory claims alice's key but can only sign with her own secret.
+  const proof = makeJoinProof(sodium, { routingId: id, clientSecretKey: mallory.secretKey, serverPublicKey: server.publicKey });
+  await socket.send(request({ type: "join", ref: 1, protocol: PROTOCOL_VERSION, key: alice.publicKey, ...proof }));
+  const reply = JSON.parse((await receiveWithin(socket, 3000))![0]!.toString());
+  t.like(reply, { type: "error", ref: 1, code: "not_allowed" });
+  t.is(server.userCount, 0);
+  t.truthy(logs.find((line) => line.event === "join_refused" && line.reason === "bad_proof"));
+});
+
+test("a join proof made for one routing id does not work from another", async (t) => {
+  const { server, config, allow } = await startServer(t);
+  const alice = await allow("alice");
+  const sodium = await loadSodium();
+  const proof = makeJoinProof(sodium, { routingId: routingId(), clientSecretKey: alice.secretKey, serverPublicKey: server.publicKey });
+  const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...alice }, routingId()) as zmq.Dealer;
+  t.teardown(() => socket.close());
+  await socket.send(request({ type: "join", ref: 2, protocol: PROTOCOL_VERSION, key: alice.publicKey, ...proof }));
+  t.like(JSON.parse((await receiveWithin(socket, 3000))![0]!.toString()), { type: "error", code: "not_allowed" });
+});
+
+test("a routing id not bound by a join gets nothing on the publisher and ttl ports", async (t) => {
+  const { server, config, allow, joined, client } = await startServer(t);
+  const alice = await joined("alice");
+  // Bob is joined too (so ZAP admits his key on every port) but uses a routing id of his own that no join bound.
+  const bobKeys = await allow("bob");
+  await (await client("bob", { keys: bobKeys })).join();
+  const stray = routingId();
+  const publisher = rawPeer(config.port, 2, { serverPublicKey: server.publicKey, ...bobKeys }, stray) as zmq.Dealer;
+  const ttl = rawPeer(config.port, 3, { serverPublicKey: server.publicKey, ...bobKeys }, stray) as zmq.Dealer;
+  t.teardown(() => (publisher.close(), ttl.close()));
+  await publisher.send(request({ type: "commit", ref: 1, id: "forged", kind: "", deps: [], mode: "full" }, [Buffer.from("x")]));
+  await ttl.send(request({ type: "pong", n: 0 }));
+  t.is(await receiveWithin(publisher, 1500), null, "no rejection, nothing");
+  t.is(await receiveWithin(ttl, 1500), null, "no ping");
+  t.false(alice.replica.nodes.has("forged"));
+});
+
+test("a second join with the same key replaces the first binding", async (t) => {
+  const { server, allow, client } = await startServer(t);
+  const keys = await allow("alice");
+  const first = await client("alice", { keys });
+  await first.join();
+  await first.sync();
+  await first.commit("mine", Buffer.from("x"));
+  const departed = nextEvent(server, "departure", (name: string, reason: string) => name === "alice" && reason === "replaced");
+  const second = await client("alice", { keys });
+  await second.join();
+  await departed;
+  t.is(server.userCount, 1);
+});
+
+test("an unknown fresh keypair cannot even say hello", async (t) => {
+  const { server, config } = await startServer(t);
+  const stranger = await generateKeyPair();
+  const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...stranger }) as zmq.Dealer;
+  t.teardown(() => socket.close());
+  await socket.send(request({ type: "hello", ref: 1 }));
+  t.is(await receiveWithin(socket, 1500), null);
+});

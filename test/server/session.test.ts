@@ -1,0 +1,87 @@
+import test from "ava";
+import { nextEvent, startServer } from "../helpers/server.js";
+
+test("two clients join, one commits, the other receives it with the right seq; a late joiner holds the same nodes", async (t) => {
+  const { joined } = await startServer(t);
+  const alice = await joined("alice");
+  const bob = await joined("bob");
+  const received = nextEvent<[any, Buffer[]]>(bob, "event", (event) => event.type === "commit" && event.id === "cube");
+  const seq = await alice.commit("cube", Buffer.from("vertices"), { kind: "mesh" });
+  const [event, frames] = await received;
+  t.is(event.seq, seq);
+  t.is(event.from, "alice");
+  t.is(event.owner, "alice");
+  t.deepEqual(frames, [Buffer.from("vertices")]);
+
+  await alice.commit("cube", Buffer.from("+delta"), { kind: "mesh", mode: "delta" });
+  await alice.commit("light", Buffer.from("sun"), { kind: "light", owner: "common", deps: ["cube"] });
+  await bob.commit("camera", Buffer.alloc(100_000, 7), { kind: "camera" });
+  const carol = await joined("carol");
+  t.deepEqual(snapshot(carol.replica.nodes), snapshot(alice.replica.nodes));
+  t.deepEqual(carol.replica.nodes.get("cube")!.frames.map(String), ["vertices", "+delta"]);
+  t.is(carol.replica.nodes.get("light")!.owner, "common");
+  t.deepEqual(carol.replica.nodes.get("light")!.deps, ["cube"]);
+  t.is(carol.replica.nodes.get("camera")!.frames[0]!.length, 100_000);
+  t.is(carol.replica.seq, alice.replica.seq);
+});
+
+test("hello answers before a join; welcome names the user and role from the allowlist", async (t) => {
+  const { client } = await startServer(t, { session: "demo" });
+  const dan = await client("dan", { role: "admin" });
+  const hello = await dan.hello();
+  t.like(hello, { type: "hello", server: "curvehost", protocol: 1, session: "demo", state: "open", users: 0 });
+  const welcome = await dan.join();
+  t.like(welcome, { type: "welcome", user: "dan", role: "admin", state: "open" });
+  t.deepEqual(welcome.users.map((user) => user.name), ["dan"]);
+});
+
+test("lock, unlock and delete change owners and nodes for everyone", async (t) => {
+  const { joined } = await startServer(t);
+  const alice = await joined("alice");
+  const bob = await joined("bob");
+  await alice.commit("shared", Buffer.from("x"), { owner: "common" });
+  const locked = nextEvent(bob, "event", (event: any) => event.type === "rights" && event.owner === "alice");
+  await alice.lock(["shared"]);
+  await locked;
+  t.is(bob.replica.nodes.get("shared")!.owner, "alice");
+  const released = nextEvent(bob, "event", (event: any) => event.type === "rights" && event.owner === "common");
+  await alice.unlock(["shared"]);
+  await released;
+  t.is(bob.replica.nodes.get("shared")!.owner, "common");
+  const deleted = nextEvent(alice, "event", (event: any) => event.type === "delete");
+  await bob.delete(["shared"]);
+  await deleted;
+  t.false(alice.replica.nodes.has("shared"));
+});
+
+test("presence reaches the others without a seq", async (t) => {
+  const { joined } = await startServer(t);
+  const alice = await joined("alice");
+  const bob = await joined("bob");
+  const seen = nextEvent(bob, "presence", (presence: any) => presence.from === "alice");
+  await alice.metadata({ color: "#ff0000", view: [1, 2, 3] });
+  const [presence] = (await seen) as [any];
+  t.deepEqual(presence.data, { color: "#ff0000", view: [1, 2, 3] });
+  t.false("seq" in presence);
+});
+
+test("resync replays exactly the events after a seq, as they were published", async (t) => {
+  const { joined } = await startServer(t);
+  const alice = await joined("alice");
+  const bob = await joined("bob");
+  const seqs: number[] = [];
+  for (let i = 0; i < 20; i++) seqs.push(await alice.commit(`n${i}`, Buffer.from(String(i))));
+  // As if bob had lost everything after the fifth commit: resync must bring back exactly the rest.
+  bob.replica.seq = seqs[4]!;
+  bob.replica.nodes.clear();
+  await bob.resync();
+  t.is(bob.replica.seq, seqs[19]!);
+  t.deepEqual([...bob.replica.nodes.keys()].sort(), Array.from({ length: 15 }, (_, i) => `n${i + 5}`).sort());
+  t.is(bob.replica.nodes.get("n7")!.frames[0]!.toString(), "7");
+});
+
+function snapshot(nodes: Map<string, { id: string; owner: string; deps: string[]; kind: string; frames: Buffer[] }>) {
+  return [...nodes.values()]
+    .map((node) => ({ ...node, frames: node.frames.map((frame) => frame.toString("base64")) }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
