@@ -3,12 +3,15 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { allowCommand } from "./commands/allow.js";
+import { checkCommand } from "./commands/check.js";
+import { connectCommand } from "./commands/connect.js";
 import { initCommand } from "./commands/init.js";
 import { inviteCommand } from "./commands/invite.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { keysCommand } from "./commands/keys.js";
 import { revokeCommand } from "./commands/revoke.js";
 import { rotateCommand } from "./commands/rotate.js";
+import { serveCommand } from "./commands/serve.js";
 import { describeError } from "./errors.js";
 
 function fail(message: string, code: number): never {
@@ -19,6 +22,7 @@ function fail(message: string, code: number): never {
 try {
   await yargs(hideBin(process.argv))
     .scriptName("curvehost")
+    .command(serveCommand)
     .command(initCommand)
     .command(keygenCommand)
     .command(allowCommand)
@@ -26,6 +30,8 @@ try {
     .command(revokeCommand)
     .command(keysCommand)
     .command(rotateCommand)
+    .command(checkCommand)
+    .command(connectCommand)
     .demandCommand(1, "Name a command; see: curvehost --help")
     .strict()
     .fail((message, error) => {

@@ -1,0 +1,114 @@
+import { promises as fs } from "node:fs";
+import readline from "node:readline";
+import type { CommandModule } from "yargs";
+import { Client, ServerError } from "../../client/index.js";
+import { readIdentity, readInvite } from "../../keys/index.js";
+import { UsageError } from "../errors.js";
+import { say } from "../print.js";
+
+interface Args {
+  invite: string;
+  identity: string | undefined;
+}
+
+const HELP = [
+  "commands: users | nodes | commit ID FILE [KIND] | lock ID.. | unlock ID.. | delete ID.. | open | kick NAME | quit",
+].join("\n");
+
+/** One line a user typed, carried out; returns false to stop. */
+async function run(client: Client, line: string): Promise<boolean> {
+  const [verb, ...rest] = line.trim().split(/\s+/);
+  switch (verb) {
+    case undefined:
+    case "":
+      return true;
+    case "quit":
+    case "exit":
+      return false;
+    case "users":
+      for (const user of await client.users()) say(`  ${user.name} (${user.role}) ${user.latency === null ? "" : `${user.latency} ms`}`);
+      return true;
+    case "nodes":
+      for (const node of client.replica.nodes.values())
+        say(`  ${node.id} ${node.kind} owner=${node.owner} frames=${node.frames.length} bytes=${node.frames.reduce((n, f) => n + f.length, 0)}`);
+      return true;
+    case "commit": {
+      const [id, file, kind] = rest;
+      if (!id || !file) throw new UsageError("commit takes an id and a file");
+      const seq = await client.commit(id, await fs.readFile(file), { kind: kind ?? "file" });
+      say(`committed ${id} at seq ${seq}`);
+      return true;
+    }
+    case "lock":
+    case "unlock":
+    case "delete":
+      await client[verb](rest);
+      return true;
+    case "open":
+      await client.open();
+      return true;
+    case "kick":
+      await client.kick(rest[0] ?? "");
+      return true;
+    default:
+      say(HELP);
+      return true;
+  }
+}
+
+export const connectCommand: CommandModule<object, Args> = {
+  command: "connect <invite>",
+  describe: "a terminal client: join, show users and events, commit files as nodes",
+  builder: (yargs) =>
+    yargs
+      .positional("invite", { type: "string", demandOption: true, normalize: true })
+      .option("identity", { type: "string", normalize: true, describe: "your NAME.key_secret, for an invite without a secret" }),
+  handler: async (args) => {
+    const invite = await readInvite(args.invite);
+    const keys = args.identity ? await readIdentity(args.identity) : undefined;
+    if (!keys && invite.client.secretKey === undefined)
+      throw new UsageError("This invite holds no secret key; give yours with --identity NAME.key_secret.");
+    const client = Client.fromInvite(invite, keys);
+    client.connect();
+    const welcome = await client.join();
+    await client.sync();
+    say(`joined "${invite.server.host}" as ${welcome.user} (${welcome.role}); session ${welcome.state}, ${client.replica.nodes.size} nodes, seq ${client.replica.seq}`);
+    say(HELP);
+    client.on("event", (event, frames) => {
+      const size = frames.reduce((n, frame) => n + frame.length, 0);
+      const detail =
+        event.type === "commit" ? `${event.id} by ${event.from} (${event.mode}, ${size} bytes)`
+        : event.type === "rights" ? `${event.ids.join(",")} now ${event.owner}`
+        : event.type === "delete" ? `${event.ids.join(",")} by ${event.from}`
+        : event.type === "session" ? event.state
+        : event.users.map((user) => user.name).join(", ");
+      say(`seq ${event.seq} ${event.type} ${detail}`);
+    });
+    client.on("kicked", (by) => say(`kicked by ${by}`));
+    const lines = readline.createInterface({ input: process.stdin, terminal: false });
+    // Lines run one after another, so a script's commands keep their order and all finish before leaving.
+    let queue: Promise<boolean> = Promise.resolve(true);
+    const stop = new Promise<string>((resolve) => {
+      client.on("lost", resolve);
+      client.on("kicked", () => resolve("kicked"));
+      process.once("SIGINT", () => resolve("interrupted"));
+      lines.on("line", (line) => {
+        queue = queue.then(async (going) => {
+          if (!going) return false;
+          const go = await run(client, line).catch((error: Error) => {
+            say(error instanceof ServerError ? `refused: ${error.message} (${error.code})` : `error: ${error.message}`);
+            return true;
+          });
+          if (!go) resolve("quit");
+          return go;
+        });
+      });
+      lines.on("close", () => void queue.then(() => resolve("end of input")));
+    });
+    const reason = await stop;
+    say(`leaving: ${reason}`);
+    await client.leave().catch(() => {});
+    client.close();
+    lines.close();
+  },
+};

@@ -1,0 +1,105 @@
+import path from "node:path";
+import type { CommandModule } from "yargs";
+import { KeyStore, fingerprint } from "../../keys/index.js";
+import { DEFAULTS, PORTS, type ServerConfig } from "../../server/config.js";
+import type { FsyncMode } from "../../server/journal/index.js";
+import { createLogger } from "../../server/log.js";
+import { Server } from "../../server/server.js";
+import { UsageError } from "../errors.js";
+import { keysOption, portOption } from "../options.js";
+import { shortPath } from "../print.js";
+import { initStore } from "./init.js";
+
+interface Args {
+  keys: string;
+  port: number;
+  bind: string;
+  /** false after --no-state (yargs reads --no-X as X = false). */
+  state: string | false;
+  fsync: FsyncMode;
+  repair: boolean;
+  session: string;
+  timeout: number;
+  "ping-interval": number;
+  "max-message-size": number;
+  "max-users": number;
+  "handshake-interval": number;
+  open: boolean;
+  pretty: boolean;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`--${name} must be a whole number above 0.`);
+  return value;
+}
+
+function toConfig(args: Args): ServerConfig {
+  if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65532)
+    throw new UsageError("--port must be a whole number from 1 to 65532 (the server uses it and the next three).");
+  const timeoutMs = positive("timeout", args.timeout);
+  const pingIntervalMs = positive("ping-interval", args["ping-interval"]);
+  if (pingIntervalMs >= timeoutMs) throw new UsageError("--ping-interval must be shorter than --timeout.");
+  return {
+    keys: args.keys,
+    bind: args.bind,
+    port: args.port,
+    session: args.session,
+    pingIntervalMs,
+    timeoutMs,
+    maxMessageSize: positive("max-message-size", args["max-message-size"]),
+    maxUsers: positive("max-users", args["max-users"]),
+    handshakeIntervalMs: positive("handshake-interval", args["handshake-interval"]),
+    historyBytes: DEFAULTS.historyBytes,
+    initialState: args.open ? "open" : "waiting",
+    state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
+  };
+}
+
+function banner(config: ServerConfig, publicKey: string): string {
+  const keys = shortPath(path.resolve(config.keys));
+  return [
+    `curvehost serves session "${config.session}" on ${config.bind}, every port CURVE-encrypted.`,
+    "Forward these TCP ports to this machine:",
+    ...PORTS.map((name, i) => `  ${config.port + i}  ${name}`),
+    `Server key: ${publicKey}`,
+    `Fingerprint: ${fingerprint(publicKey)}`,
+    `Invite a collaborator: curvehost invite NAME --host YOUR.PUBLIC.ADDRESS --keys ${keys}${config.port === DEFAULTS.port ? "" : ` --port ${config.port}`}`,
+    config.state ? `Journal: ${shortPath(config.state.dir)} (fsync ${config.state.fsync})` : "No journal (--no-state): the session ends with the server.",
+    "",
+  ].join("\n");
+}
+
+export const serveCommand: CommandModule<object, Args> = {
+  command: "serve",
+  describe: "run the server; creates the key store on first run",
+  builder: (yargs) =>
+    yargs
+      .option("keys", keysOption)
+      .option("port", portOption)
+      .option("bind", { type: "string", default: DEFAULTS.bind, describe: "the address to listen on" })
+      .option("state", { type: "string", default: "state", describe: "the journal directory; --no-state keeps none (an ephemeral session)" })
+      .option("fsync", { choices: ["always", "batch", "never"] as const, default: "batch" as const, describe: "when the journal is flushed to disk (see README)" })
+      .option("repair", { type: "boolean", default: false, describe: "start even if the journal is corrupt in the middle, keeping what precedes the damage" })
+      .option("session", { type: "string", default: DEFAULTS.session, describe: "the session's name, shown to clients" })
+      .option("timeout", { type: "number", default: DEFAULTS.timeoutMs, describe: "ms without a pong before a user is lost" })
+      .option("ping-interval", { type: "number", default: DEFAULTS.pingIntervalMs, describe: "ms between pings" })
+      .option("max-message-size", { type: "number", default: DEFAULTS.maxMessageSize, describe: "largest message a client may send, in bytes" })
+      .option("max-users", { type: "number", default: DEFAULTS.maxUsers, describe: "users joined at once" })
+      .option("handshake-interval", { type: "number", default: DEFAULTS.handshakeIntervalMs, describe: "ms a peer has to complete its CURVE handshake" })
+      .option("open", { type: "boolean", default: false, describe: "start with the session open (otherwise an admin opens it)" })
+      .option("pretty", { type: "boolean", default: false, describe: "readable logs instead of JSON" }),
+  handler: async (args) => {
+    const config = toConfig(args);
+    const store = new KeyStore(config.keys);
+    if (!(await store.exists())) await initStore({ keys: config.keys, admin: "host", host: "127.0.0.1", port: config.port });
+    const log = createLogger({ pretty: args.pretty });
+    const server = await Server.start(config, log, { onFatal: () => process.exit(1) });
+    process.stderr.write(banner(config, server.publicKey));
+    const stop = () => {
+      void server.stop().then(() => process.exit(0));
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    await server.whenStopped();
+  },
+};

@@ -1,0 +1,88 @@
+import test from "ava";
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { readInvite, writeInvite, generateKeyPair } from "../../src/keys/index.js";
+import { CLI, runCli, tempDir } from "../helpers/cli.js";
+import { freePortBlock } from "../helpers/ports.js";
+import { serve } from "../helpers/serve.js";
+
+async function running(t: any) {
+  const cwd = await tempDir(t);
+  const port = await freePortBlock(4);
+  const server = await serve(t, ["--no-state", "--open", "--bind", "127.0.0.1", "--port", String(port), "--timeout", "3000"], cwd);
+  const inviteFile = path.join(cwd, "keys", "invites", "host.invite");
+  // The admin invite from the first run points at the default port; point it at this one.
+  const invite = await readInvite(inviteFile);
+  await writeInvite(inviteFile, { ...invite, server: { ...invite.server, port } });
+  return { cwd, port, server, inviteFile };
+}
+
+test("serve initialises a store on first run and prints the ports, the key and how to invite", async (t) => {
+  const { server, port, cwd } = await running(t);
+  const banner = server.stderr();
+  for (let i = 0; i < 4; i++) t.regex(banner, new RegExp(`^  ${port + i}  (command|subscriber|publisher|ttl)$`, "m"));
+  t.regex(banner, /^Fingerprint: SHA256:\S{43}$/m);
+  t.regex(banner, /curvehost invite NAME --host/);
+  t.true((await fs.stat(path.join(cwd, "keys", "server.key_secret"))).isFile());
+  t.regex(server.stdout(), /"event":"listening"/);
+});
+
+test("serve stops cleanly on SIGTERM within 2 seconds", async (t) => {
+  const { server } = await running(t);
+  const started = Date.now();
+  server.child.kill("SIGTERM");
+  const { code } = await server.exited;
+  t.is(code, 0);
+  t.true(Date.now() - started < 2000, `${Date.now() - started} ms`);
+  t.regex(server.stdout(), /"event":"stopped"/);
+});
+
+test("check passes for a good invite and reports the round trip", async (t) => {
+  const { cwd, inviteFile } = await running(t);
+  const result = await runCli(["check", inviteFile], { cwd });
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.regex(result.stdout, /ok {4}CURVE handshake/);
+  t.regex(result.stdout, /round trip \d+\.\d ms/);
+  t.regex(result.stdout, /joined as host \(admin\)/);
+});
+
+test("check names a closed port, a wrong server key and a key that is not allowed", async (t) => {
+  const { cwd, port, inviteFile } = await running(t);
+  const invite = await readInvite(inviteFile);
+  const closedFile = path.join(cwd, "closed.invite");
+  const closedPort = await freePortBlock(4);
+  await writeInvite(closedFile, { ...invite, server: { ...invite.server, port: closedPort } });
+  const closed = await runCli(["check", closedFile, "--timeout", "1000"], { cwd });
+  t.is(closed.code, 1);
+  t.regex(closed.stdout, new RegExp(`FAIL  port ${closedPort} \\(command\\): connection refused`));
+
+  const wrongKeyFile = path.join(cwd, "wrong-key.invite");
+  const impostor = await generateKeyPair();
+  await writeInvite(wrongKeyFile, { ...invite, server: { ...invite.server, publicKey: impostor.publicKey } });
+  const wrongKey = await runCli(["check", wrongKeyFile, "--timeout", "1500"], { cwd });
+  t.is(wrongKey.code, 1);
+  t.regex(wrongKey.stdout, /FAIL .*server key/);
+
+  const strangerFile = path.join(cwd, "stranger.invite");
+  await writeInvite(strangerFile, { ...invite, client: await generateKeyPair() });
+  const stranger = await runCli(["check", strangerFile, "--timeout", "1500"], { cwd });
+  t.is(stranger.code, 1);
+  t.regex(stranger.stdout, /FAIL {2}the server refused your key: it is not allowed/);
+  t.true(port > 0);
+});
+
+test("connect joins, commits a file as a node from a script, and leaves", async (t) => {
+  const { cwd, inviteFile } = await running(t);
+  await fs.writeFile(path.join(cwd, "cube.bin"), Buffer.alloc(2048, 1));
+  const child = spawn(process.execPath, [CLI, "connect", inviteFile], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+  t.teardown(() => child.kill("SIGKILL"));
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stdin.end("commit cube cube.bin mesh\nnodes\nquit\n");
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  t.is(code, 0, stdout);
+  t.regex(stdout, /joined "127\.0\.0\.1" as host \(admin\)/);
+  t.regex(stdout, /committed cube at seq \d+/);
+  t.regex(stdout, /cube mesh owner=host frames=1 bytes=2048/);
+});
