@@ -206,9 +206,19 @@ export class Client extends EventEmitter<ClientEvents> {
     const header = { type: "commit", ref, id, kind: options.kind ?? "", deps: options.deps ?? [], mode: options.mode ?? "full", ...(options.owner ? { owner: options.owner } : {}) };
     return new Promise<number>((resolve, reject) => {
       const waiting = this.pendingCommits.get(id) ?? [];
-      waiting.push({ resolve, reject, ref });
+      const timer = setTimeout(() => {
+        const index = waiting.indexOf(entry);
+        if (index >= 0) waiting.splice(index, 1);
+        reject(new Error(`commit ${id} was not acknowledged within ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+      const entry = {
+        ref,
+        resolve: (seq: number) => (clearTimeout(timer), resolve(seq)),
+        reject: (error: Error) => (clearTimeout(timer), reject(error)),
+      };
+      waiting.push(entry);
       this.pendingCommits.set(id, waiting);
-      this.publisher.send(encode(header, [data])).catch(reject);
+      this.publisher.send(encode(header, [data])).catch(entry.reject);
     });
   }
 

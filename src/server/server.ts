@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { AllowlistWatcher, KeyStore, fingerprint, type Allowlist } from "../keys/index.js";
+import { encode } from "../protocol/index.js";
 import { Broadcaster } from "./broadcast.js";
 import { CommandHandler } from "./commands.js";
 import { handleCommit } from "./commits.js";
@@ -114,7 +115,9 @@ export class Server extends EventEmitter<ServerEvents> {
 
     const session = new Session(config.initialState);
     this.state = await openState(config.state, session, log);
-    const history = new History(config.historyBytes, session.seq);
+    // Events replayed from the journal stay available to resync, so clients can catch up across a restart.
+    const history = new History(config.historyBytes, this.state.replayed.from);
+    for (const record of this.state.replayed.events) history.add(record.seq, encode(record.header, record.frames));
 
     // The ZAP handler first, in the sockets' own context: without it libzmq would admit any key.
     this.zap = new ZapHandler(this.context, (request) => this.authorize(request), (error) => this.fatal(error));

@@ -6,12 +6,14 @@
 import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
 import type { ServerContext } from "./context.js";
-import { Journal, type Snapshot } from "./journal/index.js";
+import { Journal, type JournalRecord, type Snapshot } from "./journal/index.js";
 import { COMMON } from "./nodes.js";
 import type { SequencedChange, Session } from "./session.js";
 
 export interface StateStore {
   journal: Journal | null;
+  /** The seq the loaded snapshot ended at (0 without one), and the events replayed after it. */
+  replayed: { from: number; events: JournalRecord[] };
   /** After a restart: nodes of users who have not rejoined within the timeout go back to common. */
   releaseAbsentOwners(context: ServerContext): void;
   close(): Promise<void>;
@@ -23,6 +25,7 @@ const COMPACT_CHECK_MS = 1000;
 
 export async function openState(config: ServerConfig["state"], session: Session, log: Logger): Promise<StateStore> {
   let journal: Journal | null = null;
+  const replayed: StateStore["replayed"] = { from: 0, events: [] };
   if (config) {
     const opened = await Journal.open({
       dir: config.dir,
@@ -33,6 +36,8 @@ export async function openState(config: ServerConfig["state"], session: Session,
     journal = opened.journal;
     if (opened.loaded.snapshot) restoreSnapshot(session, opened.loaded.snapshot);
     for (const record of opened.loaded.records) session.apply(record.header as unknown as SequencedChange, record.frames);
+    replayed.from = opened.loaded.snapshot?.seq ?? 0;
+    replayed.events = opened.loaded.records;
     log.info({ event: "restored", seq: session.seq, nodes: session.nodes.size, state: session.state }, "session restored from the journal");
   }
   let releaseTimer: NodeJS.Timeout | undefined;
@@ -51,6 +56,7 @@ export async function openState(config: ServerConfig["state"], session: Session,
   const compactTimer = journal ? setInterval(maybeCompact, COMPACT_CHECK_MS).unref() : undefined;
   return {
     journal,
+    replayed,
     releaseAbsentOwners(context) {
       if (!journal || session.nodes.size === 0) return;
       releaseTimer = setTimeout(() => {

@@ -26,9 +26,9 @@ export interface TestServer {
 }
 
 export async function startServer(t: ExecutionContext, overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
-  const dir = await tempDir(t);
-  const store = new KeyStore(path.join(dir, "keys"));
-  await store.create();
+  // A restart test passes the first server's key store; otherwise each server gets a new one.
+  const store = new KeyStore(overrides.keys ?? path.join(await tempDir(t), "keys"));
+  if (!overrides.keys) await store.create();
   const logs: Array<Record<string, any>> = [];
   const log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const config: ServerConfig = {

@@ -45,6 +45,8 @@ export class Journal {
   private flushing: Promise<void> | null = null;
   private scheduled = false;
   private closed = false;
+  /** Set while compaction moves to a new journal file; no flush starts meanwhile. */
+  private switching: Promise<void> | null = null;
   bytesSinceSnapshot: number;
 
   private constructor(
@@ -149,7 +151,7 @@ export class Journal {
 
   /** Group commit: everything appended in this turn of the event loop goes out in one write and one sync. */
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.flushing || this.switching || this.pending.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -159,6 +161,7 @@ export class Journal {
 
   private flush(): Promise<void> {
     if (this.flushing) return this.flushing;
+    if (this.switching) return this.switching;
     if (this.pending.length === 0) return Promise.resolve();
     // "always" syncs each record on its own; the other modes take the whole group.
     const batch = this.mode === "always" ? this.pending.splice(0, 1) : this.pending.splice(0);
@@ -179,38 +182,47 @@ export class Journal {
 
   /** Everything appended so far is written. */
   async drain(): Promise<void> {
-    while (this.flushing || this.pending.length > 0 || this.scheduled) {
-      await (this.flushing ?? this.flush());
+    while (this.flushing || this.switching || this.pending.length > 0) {
+      await (this.flushing ?? this.switching ?? this.flush());
     }
   }
 
   /**
-   * Writes the snapshot and starts a new journal after it. A crash at any step
-   * leaves files that open() loads to the same state: the old journal stays until
-   * the new snapshot and journal are durable, and records up to the snapshot's
-   * seq are skipped when replayed.
+   * Starts a new journal after `snapshot.seq`, then writes the snapshot, then
+   * removes what it replaces. A crash at any step leaves files that open() loads
+   * to the same state: until the snapshot is whole, the old snapshot and the old
+   * and new journals still hold everything, and records up to a snapshot's seq
+   * are skipped when replayed. Appends go on meanwhile, into the new journal.
    */
   async compact(snapshot: Snapshot): Promise<void> {
-    await this.drain();
-    const oldFile = this.file;
-    const before = (await fs.readdir(this.dir)).filter((n) => /^(snapshot-\d+\.bin|journal-\d+\.log)$/.test(n));
-    await writeSnapshot(this.dir, snapshot);
     const file = path.join(this.dir, journalName(snapshot.seq));
-    if (file !== oldFile) {
-      await this.drain();
-      const handle = await fs.open(file, "a", 0o600);
-      await handle.write(JOURNAL_MAGIC);
-      await handle.sync();
-      await syncDir(this.dir);
-      const old = this.handle;
-      [this.handle, this.file] = [handle, file];
-      await old.close();
+    if (file !== this.file) {
+      // No flush may start while the journal changes files (set before any await): hold them, and finish the one under way.
+      const under = this.flushing;
+      this.switching = (async () => {
+        await under;
+        const handle = await fs.open(file, "a", 0o600);
+        await handle.write(JOURNAL_MAGIC);
+        await handle.sync();
+        await syncDir(this.dir);
+        const old = this.handle;
+        [this.handle, this.file] = [handle, file];
+        await old.close();
+      })();
+      try {
+        await this.switching;
+      } finally {
+        this.switching = null;
+        this.schedule();
+      }
     }
     this.bytesSinceSnapshot = JOURNAL_MAGIC.length;
-    for (const name of before) {
-      const keep = name === snapshotName(snapshot.seq) || path.join(this.dir, name) === this.file;
-      if (!keep && numberOf(name) <= snapshot.seq) await fs.rm(path.join(this.dir, name), { force: true });
-    }
+    const replaced = (await fs.readdir(this.dir)).filter(
+      (name) => /^(snapshot-\d+\.bin|journal-\d+\.log)$/.test(name) && numberOf(name) <= snapshot.seq && path.join(this.dir, name) !== file,
+    );
+    await writeSnapshot(this.dir, snapshot);
+    for (const name of replaced) if (name !== snapshotName(snapshot.seq)) await fs.rm(path.join(this.dir, name), { force: true });
+    await syncDir(this.dir);
   }
 
   async close(): Promise<void> {

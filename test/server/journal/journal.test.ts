@@ -1,0 +1,172 @@
+import test from "ava";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { Journal, JournalError, type FsyncMode, type JournalRecord } from "../../../src/server/journal/index.js";
+import { tempDir } from "../../helpers/cli.js";
+
+function record(seq: number): JournalRecord {
+  return { seq, header: { type: "commit", seq, id: `n${seq}` }, frames: [Buffer.alloc(seq * 3, seq), Buffer.from(`frame ${seq}`)] };
+}
+
+async function write(dir: string, count: number, fsync: FsyncMode = "batch"): Promise<void> {
+  const { journal } = await Journal.open({ dir, fsync });
+  await Promise.all(Array.from({ length: count }, (_, i) => journal.append(record(i + 1))));
+  await journal.close();
+}
+
+async function journalFile(dir: string): Promise<string> {
+  const names = (await fs.readdir(dir)).filter((name) => name.startsWith("journal-")).sort();
+  return path.join(dir, names.at(-1)!);
+}
+
+for (const fsync of ["always", "batch", "never"] as const) {
+  test(`records round-trip with their frames (fsync ${fsync})`, async (t) => {
+    const dir = path.join(await tempDir(t), "state");
+    await write(dir, 50, fsync);
+    const { journal, loaded } = await Journal.open({ dir, fsync });
+    t.teardown(() => journal.close());
+    t.is(loaded.snapshot, null);
+    t.deepEqual(loaded.records, Array.from({ length: 50 }, (_, i) => record(i + 1)));
+  });
+}
+
+test("every append of one turn is written, and each resolves only once it is in the file", async (t) => {
+  const dir = await tempDir(t);
+  const { journal } = await Journal.open({ dir, fsync: "batch" });
+  const appends = Array.from({ length: 100 }, (_, i) => journal.append(record(i + 1)));
+  await appends[99];
+  const size = (await fs.stat(await journalFile(dir))).size;
+  await Promise.all(appends);
+  t.is((await fs.stat(await journalFile(dir))).size, size, "the last resolved append found everything already written");
+  await journal.close();
+  const reopened = await Journal.open({ dir, fsync: "batch" });
+  t.is(reopened.loaded.records.length, 100);
+  await reopened.journal.close();
+});
+
+test("a torn tail, cut at every byte of the last record, loads the records before it and warns", async (t) => {
+  const dir = await tempDir(t);
+  await write(dir, 5);
+  const file = await journalFile(dir);
+  const whole = await fs.readFile(file);
+  const four = path.join(await tempDir(t), "four");
+  await write(four, 4);
+  const lastStart = (await fs.stat(await journalFile(four))).size;
+  for (let cut = lastStart; cut < whole.length; cut++) {
+    await fs.writeFile(file, whole.subarray(0, cut));
+    const warnings: string[] = [];
+    const { journal, loaded } = await Journal.open({ dir, fsync: "never", onWarning: (w) => warnings.push(w) });
+    await journal.close();
+    t.is(loaded.records.length, 4, `cut at ${cut}`);
+    if (cut > lastStart) t.regex(warnings[0] ?? "", /torn tail/, `cut at ${cut}`);
+    t.is((await fs.stat(file)).size, lastStart, "the tail was cut off");
+  }
+});
+
+test("a flipped bit in the middle stops the start with the file and offset; --repair keeps what precedes it", async (t) => {
+  const dir = await tempDir(t);
+  await write(dir, 10);
+  const file = await journalFile(dir);
+  const three = path.join(await tempDir(t), "three");
+  await write(three, 3);
+  const offset = (await fs.stat(await journalFile(three))).size;
+  const data = await fs.readFile(file);
+  data[offset + 20] = data[offset + 20]! ^ 0x01;
+  await fs.writeFile(file, data);
+  await t.throwsAsync(Journal.open({ dir, fsync: "batch" }), {
+    instanceOf: JournalError,
+    message: `${file} is damaged at byte ${offset} (a record fails its checksum); restart with --repair to keep what precedes it.`,
+  });
+  t.is((await fs.stat(file)).size, data.length, "nothing was changed by the refusal");
+  const warnings: string[] = [];
+  const { journal, loaded } = await Journal.open({ dir, fsync: "batch", repair: true, onWarning: (w) => warnings.push(w) });
+  await journal.close();
+  t.deepEqual(loaded.records.map((r) => r.seq), [1, 2, 3]);
+  t.regex(warnings[0]!, /--repair keeps the 3 records/);
+});
+
+test("an empty journal file and a missing directory both start an empty state", async (t) => {
+  const base = await tempDir(t);
+  const missing = path.join(base, "a", "b", "state");
+  const first = await Journal.open({ dir: missing, fsync: "batch" });
+  t.deepEqual(first.loaded.records, []);
+  await first.journal.close();
+  const file = await journalFile(missing);
+  await fs.writeFile(file, "");
+  const second = await Journal.open({ dir: missing, fsync: "batch" });
+  t.deepEqual(second.loaded.records, []);
+  await second.journal.append(record(1));
+  await second.journal.close();
+  t.is((await Journal.open({ dir: missing, fsync: "batch" }).then(async (o) => (await o.journal.close(), o.loaded))).records.length, 1);
+});
+
+test("a state directory that cannot be written is refused in one sentence", async (t) => {
+  const base = await tempDir(t);
+  const notADir = path.join(base, "file");
+  await fs.writeFile(notADir, "x");
+  await t.throwsAsync(Journal.open({ dir: path.join(notADir, "state"), fsync: "batch" }), {
+    instanceOf: JournalError,
+    message: /^Cannot write to the state directory .*file\/state: (ENOTDIR|EEXIST)\.$/,
+  });
+});
+
+test("a file that is not a journal is refused by name", async (t) => {
+  const dir = await tempDir(t);
+  await fs.writeFile(path.join(dir, "journal-000000000000.log"), "hello, I am not a journal");
+  await t.throwsAsync(Journal.open({ dir, fsync: "batch" }), { message: /journal-000000000000\.log is not a curvehost journal/ });
+});
+
+test("compaction writes a snapshot, starts a new journal, and reopens to the same state", async (t) => {
+  const dir = await tempDir(t);
+  const { journal } = await Journal.open({ dir, fsync: "batch" });
+  for (let i = 1; i <= 10; i++) await journal.append(record(i));
+  const snapshot = { seq: 10, meta: { nodes: 10 }, blobs: [Buffer.from("a"), Buffer.alloc(100_000, 2)] };
+  const compacting = journal.compact(snapshot);
+  const during = journal.append(record(11)); // appended while compacting: must not be lost
+  await compacting;
+  await during;
+  await journal.append(record(12));
+  await journal.close();
+  const names = (await fs.readdir(dir)).sort();
+  t.deepEqual(names, ["journal-000000000010.log", "snapshot-000000000010.bin"]);
+  const reopened = await Journal.open({ dir, fsync: "batch" });
+  await reopened.journal.close();
+  t.deepEqual(reopened.loaded.snapshot, snapshot);
+  t.deepEqual(reopened.loaded.records.map((r) => r.seq), [11, 12]);
+});
+
+test("a crash at any step of compaction leaves a state that loads the same", async (t) => {
+  // Build the files as each step leaves them, from a completed compaction and its inputs.
+  const base = await tempDir(t);
+  const before = path.join(base, "before");
+  await write(before, 10);
+  const after = path.join(base, "after");
+  await fs.cp(before, after, { recursive: true });
+  const { journal } = await Journal.open({ dir: after, fsync: "batch" });
+  await journal.compact({ seq: 10, meta: { m: 1 }, blobs: [Buffer.from("state")] });
+  await journal.close();
+  const oldJournal = await fs.readFile(path.join(before, "journal-000000000000.log"));
+  const snapshot = await fs.readFile(path.join(after, "snapshot-000000000010.bin"));
+  const steps: Record<string, Record<string, Buffer>> = {
+    "new journal made, snapshot half written": {
+      "journal-000000000000.log": oldJournal,
+      "journal-000000000010.log": Buffer.from("CHJRNL01"),
+      "snapshot-000000000010.bin.tmp": snapshot.subarray(0, 40),
+    },
+    "snapshot whole, old journal not yet removed": { "journal-000000000000.log": oldJournal, "snapshot-000000000010.bin": snapshot, "journal-000000000010.log": Buffer.from("CHJRNL01") },
+  };
+  for (const [step, files] of Object.entries(steps)) {
+    const dir = path.join(base, step.replace(/\W+/g, "-"));
+    await fs.mkdir(dir);
+    for (const [name, content] of Object.entries(files)) await fs.writeFile(path.join(dir, name), content);
+    const { journal: reopened, loaded } = await Journal.open({ dir, fsync: "batch" });
+    await reopened.append(record(11));
+    await reopened.close();
+    const again = await Journal.open({ dir, fsync: "batch" });
+    await again.journal.close();
+    const lastSeq = again.loaded.records.at(-1)?.seq;
+    t.is(lastSeq, 11, step);
+    if (loaded.snapshot) t.is(loaded.snapshot.seq, 10, step);
+    else t.is(loaded.records.length, 10, `${step}: no snapshot, so all ten records`);
+  }
+});
