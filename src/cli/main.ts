@@ -5,6 +5,7 @@ import { hideBin } from "yargs/helpers";
 import { allowCommand } from "./commands/allow.js";
 import { checkCommand } from "./commands/check.js";
 import { connectCommand } from "./commands/connect.js";
+import { exportCommand, importCommand } from "./commands/export.js";
 import { initCommand } from "./commands/init.js";
 import { inviteCommand } from "./commands/invite.js";
 import { keygenCommand } from "./commands/keygen.js";
@@ -32,6 +33,8 @@ try {
     .command(rotateCommand)
     .command(checkCommand)
     .command(connectCommand)
+    .command(exportCommand)
+    .command(importCommand)
     .demandCommand(1, "Name a command; see: curvehost --help")
     .strict()
     .fail((message, error) => {

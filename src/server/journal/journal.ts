@@ -73,56 +73,23 @@ export class Journal {
     }
     const names = await fs.readdir(dir);
     for (const name of names.filter((n) => n.endsWith(".tmp"))) await fs.rm(path.join(dir, name), { force: true });
-
-    let snapshot: Snapshot | null = null;
-    for (const name of names.filter((n) => /^snapshot-\d+\.bin$/.test(n)).sort().reverse()) {
-      snapshot = await readSnapshot(path.join(dir, name));
-      if (snapshot) break;
-      warn(`${path.join(dir, name)} is incomplete (a crash while it was written); an older state is used.`);
-    }
-    const journals = names.filter((n) => /^journal-\d+\.log$/.test(n)).sort();
-    const records: JournalRecord[] = [];
-    let lastSeq = snapshot?.seq ?? 0;
-    let current: { file: string; size: number } | null = null;
-    for (const [index, name] of journals.entries()) {
-      const file = path.join(dir, name);
-      const newest = index === journals.length - 1;
-      const data = await fs.readFile(file);
-      if (data.length === 0) {
-        if (newest) current = { file, size: 0 };
-        continue;
+    const scan = await scanState(dir, warn);
+    let current = scan.newest;
+    if (scan.damage) {
+      const { file, offset, problem, tornTail } = scan.damage;
+      if (tornTail) {
+        warn(`${file}: ${problem} at byte ${offset}, the torn tail of a write cut short; it was cut off.`);
+      } else if (options.repair) {
+        warn(`${file}: ${problem} at byte ${offset}; --repair keeps the ${scan.loaded.records.length} records before it and drops the rest.`);
+      } else {
+        throw new JournalError(`${file} is damaged at byte ${offset} (${problem}); restart with --repair to keep what precedes it.`);
       }
-      if (!hasMagic(data, JOURNAL_MAGIC)) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
-      let offset = JOURNAL_MAGIC.length;
-      while (offset < data.length) {
-        const result = readRecord(data, offset);
-        const problem =
-          "error" in result ? result.error : result.record.seq > lastSeq + 1 ? `seq jumps from ${lastSeq} to ${result.record.seq}` : null;
-        if (problem) {
-          const tornTail = newest && !laterRecordExists(data, offset + 1, lastSeq);
-          if (tornTail) {
-            warn(`${file}: ${problem} at byte ${offset}, the torn tail of a write cut short; it was cut off (${data.length - offset} bytes).`);
-          } else if (options.repair) {
-            warn(`${file}: ${problem} at byte ${offset}; --repair keeps the ${records.length} records before it and drops the rest.`);
-          } else {
-            throw new JournalError(`${file} is damaged at byte ${offset} (${problem}); restart with --repair to keep what precedes it.`);
-          }
-          await fs.truncate(file, offset);
-          // Nothing after damage can be trusted: later journals go too.
-          for (const after of journals.slice(index + 1)) await fs.rm(path.join(dir, after), { force: true });
-          current = { file, size: offset };
-          return Journal.finish(options, current, { snapshot, records });
-        }
-        const record = (result as { record: JournalRecord; next: number }).record;
-        if (record.seq > lastSeq) {
-          records.push(record);
-          lastSeq = record.seq;
-        }
-        offset = (result as { next: number }).next;
-      }
-      if (newest) current = { file, size: data.length };
+      await fs.truncate(file, offset);
+      // Nothing after damage can be trusted: later journals go too.
+      for (const later of scan.damage.laterFiles) await fs.rm(later, { force: true });
+      current = { file, size: offset };
     }
-    return Journal.finish(options, current, { snapshot, records });
+    return Journal.finish(options, current, scan.loaded);
   }
 
   private static async finish(options: OpenOptions, current: { file: string; size: number } | null, loaded: Loaded): Promise<{ journal: Journal; loaded: Loaded }> {
@@ -232,6 +199,54 @@ export class Journal {
     await this.handle.sync();
     await this.handle.close();
   }
+}
+
+interface Scan {
+  loaded: Loaded;
+  /** The newest journal file and its size, to append to. */
+  newest: { file: string; size: number } | null;
+  /** The first damaged record, if any: loading stopped there. */
+  damage: { file: string; offset: number; problem: string; tornTail: boolean; laterFiles: string[] } | null;
+}
+
+/**
+ * Reads a state directory without changing it: the newest whole snapshot and the
+ * journal records after it, up to the first damage. open() decides what damage means.
+ */
+export async function scanState(dir: string, warn: (message: string) => void = () => {}): Promise<Scan> {
+  const names = await fs.readdir(dir);
+  let snapshot: Snapshot | null = null;
+  for (const name of names.filter((n) => /^snapshot-\d+\.bin$/.test(n)).sort().reverse()) {
+    snapshot = await readSnapshot(path.join(dir, name));
+    if (snapshot) break;
+    warn(`${path.join(dir, name)} is incomplete (a crash while it was written); an older state is used.`);
+  }
+  const journals = names.filter((n) => /^journal-\d+\.log$/.test(n)).sort().map((name) => path.join(dir, name));
+  const records: JournalRecord[] = [];
+  let lastSeq = snapshot?.seq ?? 0;
+  let newest: Scan["newest"] = null;
+  for (const [index, file] of journals.entries()) {
+    const isNewest = index === journals.length - 1;
+    const data = await fs.readFile(file);
+    if (data.length > 0 && !hasMagic(data, JOURNAL_MAGIC)) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
+    let offset = Math.min(JOURNAL_MAGIC.length, data.length);
+    while (offset < data.length) {
+      const result = readRecord(data, offset);
+      const problem = "error" in result ? result.error : result.record.seq > lastSeq + 1 ? `seq jumps from ${lastSeq} to ${result.record.seq}` : null;
+      if (problem) {
+        const tornTail = isNewest && !laterRecordExists(data, offset + 1, lastSeq);
+        return { loaded: { snapshot, records }, newest, damage: { file, offset, problem, tornTail, laterFiles: journals.slice(index + 1) } };
+      }
+      const { record, next } = result as { record: JournalRecord; next: number };
+      if (record.seq > lastSeq) {
+        records.push(record);
+        lastSeq = record.seq;
+      }
+      offset = next;
+    }
+    if (isNewest) newest = { file, size: data.length };
+  }
+  return { loaded: { snapshot, records }, newest, damage: null };
 }
 
 /** Whether any valid record with a seq above `lastSeq` starts at or after `from`: damage in the middle. */
