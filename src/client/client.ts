@@ -23,6 +23,7 @@ import {
 import { makeJoinProof } from "../protocol/join-proof.js";
 import { Replica } from "./replica.js";
 import { Requests } from "./requests.js";
+import { SendQueue } from "./send-queue.js";
 
 export interface ClientOptions {
   host: string;
@@ -75,6 +76,9 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly publisher: zmq.Dealer;
   private readonly ttl: zmq.Dealer;
   private readonly requests: Requests;
+  private readonly commandOut: SendQueue;
+  private readonly publisherOut: SendQueue;
+  private readonly ttlOut: SendQueue;
   private readonly requestTimeoutMs: number;
   private readonly lostTimeoutMs: number;
   /** Sequenced events that arrived while the replica was not ready to take them. */
@@ -107,6 +111,9 @@ export class Client extends EventEmitter<ClientEvents> {
     this.ttl = dealer();
     this.subscriber = new zmq.Subscriber({ ...secure, receiveHighWaterMark: 0 });
     this.requests = new Requests(this.requestTimeoutMs);
+    this.commandOut = new SendQueue(this.command);
+    this.publisherOut = new SendQueue(this.publisher);
+    this.ttlOut = new SendQueue(this.ttl);
   }
 
   static fromInvite(invite: Invite, keys?: { publicKey: string; secretKey: string }, extra: Partial<ClientOptions> = {}): Client {
@@ -168,7 +175,7 @@ export class Client extends EventEmitter<ClientEvents> {
     void this.readPublisher();
     this.ttl.connect(this.address(3));
     void this.readTtl();
-    await this.ttl.send(encode({ type: "pong", n: 0 }));
+    await this.ttlOut.send(encode({ type: "pong", n: 0 }));
     this.lastPing = Date.now();
     this.lostTimer = setInterval(() => {
       if (Date.now() - this.lastPing > this.lostTimeoutMs) this.lose("no ping from the server");
@@ -218,7 +225,7 @@ export class Client extends EventEmitter<ClientEvents> {
       };
       waiting.push(entry);
       this.pendingCommits.set(id, waiting);
-      this.publisher.send(encode(header, [data])).catch(entry.reject);
+      this.publisherOut.send(encode(header, [data])).catch(entry.reject);
     });
   }
 
@@ -283,7 +290,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.closed) throw new Error("the client is closed");
     const ref = this.requests.nextRef();
     const reply = this.requests.expect(ref, finalType);
-    await this.command.send(encode({ ...header, ref }));
+    await this.commandOut.send(encode({ ...header, ref }));
     return reply;
   }
 
@@ -363,7 +370,7 @@ export class Client extends EventEmitter<ClientEvents> {
         const decoded = safeDecode(frames);
         if (!decoded || decoded.message.type !== "ping") continue;
         this.lastPing = Date.now();
-        await this.ttl.send(encode({ type: "pong", n: decoded.message.n }));
+        void this.ttlOut.send(encode({ type: "pong", n: decoded.message.n })).catch(() => {});
       }
     } catch {
       // closed

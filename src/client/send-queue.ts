@@ -1,0 +1,17 @@
+/**
+ * zeromq.js allows one blocked send per socket at a time (a second one throws
+ * EBUSY). Sends from concurrent callers go through this queue, in call order.
+ */
+import type * as zmq from "zeromq";
+
+export class SendQueue {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly socket: zmq.Writable) {}
+
+  send(frames: Buffer[]): Promise<void> {
+    const sent = this.tail.then(() => this.socket.send(frames));
+    this.tail = sent.catch(() => {});
+    return sent;
+  }
+}
