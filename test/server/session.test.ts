@@ -85,3 +85,21 @@ function snapshot(nodes: Map<string, { id: string; owner: string; deps: string[]
     .map((node) => ({ ...node, frames: node.frames.map((frame) => frame.toString("base64")) }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
+
+test("many commits in flight at once from one client are all acknowledged, in order", async (t) => {
+  const { joined } = await startServer(t);
+  const alice = await joined("alice");
+  const seqs = await Promise.all(Array.from({ length: 3000 }, (_, i) => alice.commit(`n${i % 50}`, Buffer.alloc(2048, i))));
+  t.is(new Set(seqs).size, 3000);
+  t.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+});
+
+test("a join beyond --max-users is denied and changes nothing", async (t) => {
+  const { joined, client, server } = await startServer(t, { maxUsers: 2 });
+  await joined("alice");
+  await joined("bob");
+  const carol = await client("carol");
+  const error = await t.throwsAsync(carol.join());
+  t.like(error, { code: "denied", message: "the session is full (2 users)" });
+  t.is(server.userCount, 2);
+});
