@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Client } from "../../src/client/index.js";
-import { SendQueue } from "../../src/client/send-queue.js";
+import { SendQueue } from "../../src/transport/send-queue.js";
 import { KeyStore, generateKeyPair, type KeyPair } from "../../src/keys/index.js";
 import type { ReceiverJob, ReceiverReport } from "./receiver.js";
 

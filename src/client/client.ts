@@ -23,7 +23,7 @@ import {
 import { makeJoinProof } from "../protocol/join-proof.js";
 import { Replica } from "./replica.js";
 import { Requests } from "./requests.js";
-import { SendQueue } from "./send-queue.js";
+import { SendQueue } from "../transport/send-queue.js";
 
 export interface ClientOptions {
   host: string;

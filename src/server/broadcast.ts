@@ -5,6 +5,7 @@
  */
 import type * as zmq from "zeromq";
 import { encode } from "../protocol/index.js";
+import { SendQueue } from "../transport/send-queue.js";
 import type { History, PublishedEvent } from "./history.js";
 import type { Journal } from "./journal/index.js";
 import type { Change, SequencedChange, Session } from "./session.js";
@@ -16,14 +17,17 @@ export class Broadcaster {
   private waiting = 0;
   /** While set, nothing goes out on the subscriber port before it settles. */
   private gate: Promise<void> | null = null;
+  private readonly out: SendQueue;
 
   constructor(
     private readonly session: Session,
-    private readonly socket: zmq.Publisher,
+    socket: zmq.Publisher,
     private readonly history: History,
     private readonly journal: Journal | null,
     private readonly onFatal: (error: Error) => void,
-  ) {}
+  ) {
+    this.out = new SendQueue(socket);
+  }
 
   publish(change: Change, frames: Buffer[] = []): SequencedChange {
     const event = { ...change, seq: this.session.seq + 1 } as SequencedChange;
@@ -62,16 +66,13 @@ export class Broadcaster {
   }
 
   /**
-   * PUB never blocks: a full subscriber loses messages, and resyncs. While the
-   * listener is being cycled (a user removed) the send throws at once; nobody is
-   * connected then, and every subscriber resyncs when it reconnects.
+   * In publication order, through the socket's queue. libzmq's PUB drops only for
+   * a subscriber whose own queue is full (it resyncs). While the listener is being
+   * cycled (a user removed) a send fails at once; nobody is connected then, and
+   * every subscriber resyncs when it reconnects.
    */
   private sendToSubscribers(message: Buffer[]): void {
-    try {
-      void this.socket.send(message).catch(() => {});
-    } catch {
-      // dropped for everyone alike; history holds it for resync
-    }
+    this.out.send(message).catch(() => {});
   }
 
   /** Published events after `since`, exactly as they went out; null when some are no longer held. */

@@ -64,6 +64,11 @@ export class Outbox {
       if (this.peers.get(key) === peer && peer.queue.length === 0) this.peers.delete(key);
       return;
     }
+    // A reply that was waiting for the journal may come due after the server closed its sockets.
+    if (this.socket.closed) {
+      this.peers.clear();
+      return;
+    }
     peer.busy = true;
     this.socket.send([peer.routingId, ...frames]).then(
       () => this.advance(key, peer),

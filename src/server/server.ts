@@ -32,6 +32,8 @@ export interface StartOptions {
 export interface ServerEvents {
   allowlist: [];
   departure: [name: string, reason: RemovalReason];
+  /** Something in the key store the host must fix (also logged). */
+  warning: [message: string];
 }
 
 export class Server extends EventEmitter<ServerEvents> {
@@ -109,7 +111,10 @@ export class Server extends EventEmitter<ServerEvents> {
     const serverKeys = await store.serverKeys();
     this.watcher = new AllowlistWatcher(store, {
       onChange: (allowlist, problems) => this.onAllowlistChange(allowlist, problems),
-      onWarning: (message) => log.error({ event: "key_store" }, message),
+      onWarning: (message) => {
+        log.error({ event: "key_store" }, message);
+        this.emit("warning", message);
+      },
     });
     this.allowlist = await this.watcher.start();
 

@@ -87,8 +87,10 @@ function snapshot(nodes: Map<string, { id: string; owner: string; deps: string[]
 }
 
 test("many commits in flight at once from one client are all acknowledged, in order", async (t) => {
-  const { joined } = await startServer(t);
-  const alice = await joined("alice");
+  const { client } = await startServer(t);
+  const alice = await client("alice", { client: { requestTimeoutMs: 30_000 } });
+  await alice.join();
+  await alice.sync();
   const seqs = await Promise.all(Array.from({ length: 3000 }, (_, i) => alice.commit(`n${i % 50}`, Buffer.alloc(2048, i))));
   t.is(new Set(seqs).size, 3000);
   t.deepEqual(seqs, [...seqs].sort((a, b) => a - b));

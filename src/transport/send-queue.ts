@@ -1,6 +1,8 @@
 /**
- * zeromq.js allows one blocked send per socket at a time (a second one throws
- * EBUSY). Sends from concurrent callers go through this queue, in call order.
+ * zeromq.js allows one pending send per socket at a time: a second one throws
+ * EBUSY ("Socket is busy writing"), even on a PUB socket, which libzmq itself
+ * never blocks. Sends from concurrent callers go through this queue, in call
+ * order, so that none is lost or reordered.
  */
 import type * as zmq from "zeromq";
 

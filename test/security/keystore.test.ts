@@ -1,0 +1,85 @@
+import test from "ava";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { generateKeyPair } from "../../src/keys/index.js";
+import { attackCounter } from "../helpers/attacks.js";
+import { nextEvent, startServer } from "../helpers/server.js";
+
+const attacks = attackCounter("keystore");
+
+test("revoked during a large transfer: the user is removed and the transfer stops", async (t) => {
+  attacks.count();
+  const { joined, client, store, server } = await startServer(t);
+  const owner = await joined("owner");
+  await Promise.all(Array.from({ length: 400 }, (_, i) => owner.commit(`big${i}`, Buffer.alloc(64 * 1024, i))));
+  const leaver = await client("leaver");
+  await leaver.join();
+  const removed = nextEvent<[string, string]>(server, "departure", (name) => name === "leaver", 5000);
+  const sync = leaver.sync().catch(() => {});
+  await store.revoke("leaver");
+  t.deepEqual(await removed, ["leaver", "revoked"]);
+  await sync; // finished before the revocation landed, or cut off by it: either way the user is gone
+  t.is(server.userCount, 1);
+  const seen = nextEvent(owner, "event", (event: any) => event.type === "commit" && event.id === "after");
+  await owner.commit("after", Buffer.from("x"));
+  await seen;
+});
+
+test("a key that expires while its user is connected is removed", async (t) => {
+  attacks.count();
+  const { client, store, server } = await startServer(t, { pingIntervalMs: 100 });
+  const keys = await generateKeyPair();
+  await store.allow("temp", keys.publicKey, { role: "member", expires: new Date(Date.now() + 1500).toISOString() });
+  await nextEvent(server, "allowlist", () => server.allows(keys.publicKey), 5000).catch(() => {});
+  const temp = await client("temp", { keys });
+  await temp.join();
+  t.deepEqual(await nextEvent<[string, string]>(server, "departure", (name) => name === "temp", 4000), ["temp", "expired"]);
+});
+
+test("an allowlist file replaced atomically swaps the key: the old user is removed, the new key admitted", async (t) => {
+  attacks.count();
+  const { joined, store, server, client } = await startServer(t);
+  await joined("bob");
+  const replacement = await generateKeyPair();
+  const file = path.join(store.allowedDir, "bob.key");
+  const text = await fs.readFile(file, "utf8");
+  const current = /public-key = "(.{40})"/.exec(text)![1]!;
+  const removed = nextEvent<[string, string]>(server, "departure", (name) => name === "bob", 5000);
+  await fs.writeFile(`${file}.new`, text.replace(current, replacement.publicKey));
+  await fs.rename(`${file}.new`, file);
+  t.deepEqual(await removed, ["bob", "revoked"]);
+  if (!server.allows(replacement.publicKey)) await nextEvent(server, "allowlist", () => server.allows(replacement.publicKey), 5000);
+  const newBob = await client("bob", { keys: replacement });
+  t.like(await newBob.join(), { user: "bob" });
+});
+
+test("an allowlist file broken by a hand edit grants nothing: its user is removed and the error logged", async (t) => {
+  attacks.count();
+  const { joined, store, server, logs } = await startServer(t);
+  await joined("carl");
+  const removed = nextEvent<[string, string]>(server, "departure", (name) => name === "carl", 5000);
+  await fs.writeFile(path.join(store.allowedDir, "carl.key"), "curve\n    public-key = \"half a key");
+  t.deepEqual(await removed, ["carl", "revoked"]);
+  t.truthy(logs.find((line) => line.event === "key_store" && /carl\.key is ignored/.test(line.msg)));
+});
+
+test("a key hand-copied back from revoked/ into allowed/ stays refused", async (t) => {
+  attacks.count();
+  const { allow, store, server } = await startServer(t);
+  const keys = await allow("dora");
+  const text = await fs.readFile(path.join(store.allowedDir, "dora.key"), "utf8");
+  await store.revoke("dora");
+  await nextEvent(server, "allowlist", () => !server.allows(keys.publicKey), 5000);
+  await fs.writeFile(path.join(store.allowedDir, "dora.key"), text);
+  await nextEvent(server, "allowlist", () => true, 5000);
+  t.false(server.allows(keys.publicKey));
+});
+
+test("a server secret made readable by others while running is reported at once", async (t) => {
+  attacks.count();
+  const { store, logs, server } = await startServer(t);
+  const warned = nextEvent<[string]>(server, "warning", (message) => /chmod 600/.test(message), 5000);
+  await fs.chmod(store.serverSecretFile, 0o644);
+  await warned;
+  t.truthy(logs.find((line) => line.event === "key_store" && /chmod 600/.test(line.msg)));
+});
