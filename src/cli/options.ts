@@ -25,3 +25,9 @@ export const expiresOption = {
   type: "string",
   describe: "when the key stops working: a date (2026-12-31), a date and time, or a span (12h, 7d, 4w)",
 } as const satisfies Options;
+
+export const identityOption = {
+  type: "string",
+  normalize: true,
+  describe: "your NAME.key_secret, for an invite without a secret",
+} as const satisfies Options;

@@ -15,21 +15,26 @@ export interface CatalogEntry {
   deltas: number;
 }
 
-/** Catalog entries in groups whose JSON stays near the batch size. */
-export function catalogBatches(nodes: Iterable<Node>): CatalogEntry[][] {
-  const batches: CatalogEntry[][] = [[]];
+/** Items in groups of about REPLY_BATCH_BYTES by `sizeOf`; an item bigger than that goes alone. */
+function batchBySize<T>(items: Iterable<T>, sizeOf: (item: T) => number): T[][] {
+  const batches: T[][] = [[]];
   let bytes = 0;
-  for (const node of nodes) {
-    const entry = { id: node.id, owner: node.owner, deps: node.deps, kind: node.kind, size: node.size, deltas: node.frames.length - 1 };
-    const entryBytes = 64 + node.id.length + node.owner.length + node.kind.length + node.deps.reduce((n, d) => n + d.length + 3, 0);
-    if (bytes + entryBytes > REPLY_BATCH_BYTES && batches.at(-1)!.length > 0) {
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (bytes + size > REPLY_BATCH_BYTES && batches.at(-1)!.length > 0) {
       batches.push([]);
       bytes = 0;
     }
-    batches.at(-1)!.push(entry);
-    bytes += entryBytes;
+    batches.at(-1)!.push(item);
+    bytes += size;
   }
   return batches;
+}
+
+/** Catalog entries in groups whose JSON stays near the batch size. */
+export function catalogBatches(nodes: Iterable<Node>): CatalogEntry[][] {
+  const entries = [...nodes].map((node) => ({ id: node.id, owner: node.owner, deps: node.deps, kind: node.kind, size: node.size, deltas: node.frames.length - 1 }));
+  return batchBySize(entries, (entry) => 64 + entry.id.length + entry.owner.length + entry.kind.length + entry.deps.reduce((n, d) => n + d.length + 3, 0));
 }
 
 export interface FetchedNode {
@@ -39,20 +44,12 @@ export interface FetchedNode {
 
 /** Requested nodes grouped so each message's payload stays near the batch size (a bigger node goes alone). */
 export function fetchBatches(ids: readonly string[], lookup: (id: string) => Node | undefined): FetchedNode[][] {
-  const batches: FetchedNode[][] = [[]];
-  let bytes = 0;
-  for (const id of ids) {
+  const fetched = ids.map((id): FetchedNode => {
     const node = lookup(id);
-    const fetched: FetchedNode = node
-      ? { header: { id, owner: node.owner, deps: node.deps, kind: node.kind, frames: node.frames.length }, frames: node.frames }
+    // The frames array is copied: a later delta must not change a reply already cut.
+    return node
+      ? { header: { id, owner: node.owner, deps: node.deps, kind: node.kind, frames: node.frames.length }, frames: [...node.frames] }
       : { header: { id, owner: "", deps: [], kind: "", frames: 0, removed: true }, frames: [] };
-    const size = (node?.size ?? 0) + 64 + id.length;
-    if (bytes + size > REPLY_BATCH_BYTES && batches.at(-1)!.length > 0) {
-      batches.push([]);
-      bytes = 0;
-    }
-    batches.at(-1)!.push(fetched);
-    bytes += size;
-  }
-  return batches;
+  });
+  return batchBySize(fetched, (node) => 64 + node.header.id.length + node.frames.reduce((n, frame) => n + frame.length, 0));
 }

@@ -58,33 +58,18 @@ export class Session {
 
   /** Takes nodes that are common or already the actor's; all or nothing. */
   planLock(actor: Actor, ids: string[], force: boolean): Change {
-    this.checkForce(actor, force);
-    for (const id of ids) {
-      const node = this.requireNode(id);
-      if (!force && node.owner !== COMMON && node.owner !== actor.name)
-        throw new ProtocolError("denied", `node ${id} belongs to ${node.owner}`);
-    }
+    this.checkRights(actor, ids, force);
     return { type: "rights", from: actor.name, ids: unique(ids), owner: actor.name };
   }
 
   /** Gives back nodes that are the actor's (any node's, for an admin with force). */
   planUnlock(actor: Actor, ids: string[], force: boolean): Change {
-    this.checkForce(actor, force);
-    for (const id of ids) {
-      const node = this.requireNode(id);
-      if (!force && node.owner !== actor.name && node.owner !== COMMON)
-        throw new ProtocolError("denied", `node ${id} belongs to ${node.owner}`);
-    }
+    this.checkRights(actor, ids, force);
     return { type: "rights", from: actor.name, ids: unique(ids), owner: COMMON };
   }
 
   planDelete(actor: Actor, ids: string[], force: boolean): Change {
-    this.checkForce(actor, force);
-    for (const id of ids) {
-      const node = this.requireNode(id);
-      if (!force && node.owner !== actor.name && node.owner !== COMMON)
-        throw new ProtocolError("denied", `node ${id} belongs to ${node.owner}`);
-    }
+    this.checkRights(actor, ids, force);
     return { type: "delete", from: actor.name, ids: unique(ids) };
   }
 
@@ -127,8 +112,14 @@ export class Session {
     return node;
   }
 
-  private checkForce(actor: Actor, force: boolean): void {
+  /** Every node must exist and be the actor's or common, unless an admin forces; all or nothing. */
+  private checkRights(actor: Actor, ids: string[], force: boolean): void {
     if (force && actor.role !== "admin") throw new ProtocolError("denied", "only an admin can force");
+    for (const id of ids) {
+      const node = this.requireNode(id);
+      if (!force && node.owner !== COMMON && node.owner !== actor.name)
+        throw new ProtocolError("denied", `node ${id} belongs to ${node.owner}`);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { runCli, tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
 import { serve } from "../helpers/serve.js";
 import { nextEvent, startServer } from "../helpers/server.js";
+import { prng, runSeed } from "../helpers/prng.js";
 
 test("a restart restores nodes, owners, deltas, session state and seq from the journal", async (t) => {
   const state = path.join(await tempDir(t), "state");
@@ -47,18 +48,9 @@ test("after a restart, a user who does not come back within the timeout loses it
   t.is(event.owner, "common");
 });
 
-/** A small seeded generator (mulberry32), so that a failing run can be repeated. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let r = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("SIGKILL at random points loses nothing any client saw published; clients rejoin and resync to the same state", async (t) => {
-  const seed = Number(process.env["CURVEHOST_SEED"] ?? Date.now() % 100_000);
+  const seed = runSeed();
   t.log(`seed ${seed} (CURVEHOST_SEED=${seed} repeats this run)`);
   const random = prng(seed);
   const cwd = await tempDir(t);

@@ -2,10 +2,11 @@ import net from "node:net";
 import type { CommandModule } from "yargs";
 import * as zmq from "zeromq";
 import { Client, ServerError } from "../../client/index.js";
-import { fingerprint, readIdentity, readInvite } from "../../keys/index.js";
+import { fingerprint, readInvite } from "../../keys/index.js";
 import { PROTOCOL_VERSION } from "../../protocol/index.js";
 import { PORTS } from "../../server/config.js";
-import { UsageError } from "../errors.js";
+import { clientKeys } from "../identity.js";
+import { identityOption } from "../options.js";
 import { say } from "../print.js";
 
 interface Args {
@@ -54,12 +55,11 @@ export const checkCommand: CommandModule<object, Args> = {
   builder: (yargs) =>
     yargs
       .positional("invite", { type: "string", demandOption: true, normalize: true })
-      .option("identity", { type: "string", normalize: true, describe: "your NAME.key_secret, for an invite without a secret" })
+      .option("identity", identityOption)
       .option("timeout", { type: "number", default: 3000, describe: "ms to wait at each step" }),
   handler: async (args) => {
     const invite = await readInvite(args.invite);
-    const keys = args.identity ? await readIdentity(args.identity) : invite.client.secretKey ? { publicKey: invite.client.publicKey, secretKey: invite.client.secretKey } : null;
-    if (!keys) throw new UsageError("This invite holds no secret key; give yours with --identity NAME.key_secret.");
+    const keys = await clientKeys(invite, args.identity);
     const { host, port, publicKey } = invite.server;
     say(`Checking ${invite.name} at ${host}:${port}-${port + 3}, server ${fingerprint(publicKey)}`);
     let failures = 0;

@@ -2,7 +2,9 @@ import { promises as fs } from "node:fs";
 import readline from "node:readline";
 import type { CommandModule } from "yargs";
 import { Client, ServerError } from "../../client/index.js";
-import { readIdentity, readInvite } from "../../keys/index.js";
+import { readInvite } from "../../keys/index.js";
+import { clientKeys } from "../identity.js";
+import { identityOption } from "../options.js";
 import { UsageError } from "../errors.js";
 import { say } from "../print.js";
 
@@ -62,13 +64,10 @@ export const connectCommand: CommandModule<object, Args> = {
   builder: (yargs) =>
     yargs
       .positional("invite", { type: "string", demandOption: true, normalize: true })
-      .option("identity", { type: "string", normalize: true, describe: "your NAME.key_secret, for an invite without a secret" }),
+      .option("identity", identityOption),
   handler: async (args) => {
     const invite = await readInvite(args.invite);
-    const keys = args.identity ? await readIdentity(args.identity) : undefined;
-    if (!keys && invite.client.secretKey === undefined)
-      throw new UsageError("This invite holds no secret key; give yours with --identity NAME.key_secret.");
-    const client = Client.fromInvite(invite, keys);
+    const client = Client.fromInvite(invite, await clientKeys(invite, args.identity));
     client.connect();
     const welcome = await client.join();
     await client.sync();
