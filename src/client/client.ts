@@ -85,6 +85,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private buffered: Array<{ event: ServerEvent; frames: Buffer[] }> = [];
   private synced = false;
   private resyncing = false;
+  private resyncAgain = false;
   private readonly pendingCommits = new Map<string, Array<{ resolve: (seq: number) => void; reject: (error: Error) => void; ref: number }>>();
   private lastPing = Date.now();
   private lostTimer: NodeJS.Timeout | undefined;
@@ -254,16 +255,28 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.request({ type: "leave" });
   }
 
-  /** Asks for the events after the replica's seq and applies them (used after a gap). */
+  /**
+   * Asks for the events after the replica's seq and applies them (after a gap,
+   * or a subscriber reconnection). A request made while one is under way runs
+   * again after it, since events may have been published in between.
+   */
   async resync(): Promise<void> {
-    if (this.resyncing) return;
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
     this.resyncing = true;
     try {
-      const parts = await this.requestAll({ type: "resync", since: this.replica.seq }, "resynced");
-      for (const { message, payload } of parts) if (message.type !== "resynced") this.applyEvent(message as ServerEvent, payload);
-    } catch (error) {
-      if (error instanceof ServerError && error.code === "too_old") await this.sync();
-      else throw error;
+      do {
+        this.resyncAgain = false;
+        try {
+          const parts = await this.requestAll({ type: "resync", since: this.replica.seq }, "resynced");
+          for (const { message, payload } of parts) if (message.type !== "resynced") this.applyEvent(message as ServerEvent, payload);
+        } catch (error) {
+          if (error instanceof ServerError && error.code === "too_old") await this.sync();
+          else throw error;
+        }
+      } while (this.resyncAgain);
     } finally {
       this.resyncing = false;
     }

@@ -314,13 +314,17 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 }
 
+/** libzmq releases the port in its I/O thread after unbind; on a loaded machine that can take a while. */
+const REBIND_LIMIT_MS = 10_000;
+
 async function rebind(socket: zmq.Publisher, address: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + REBIND_LIMIT_MS;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     try {
       return await socket.bind(address);
     } catch (error) {
-      if (attempt >= 50) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 }

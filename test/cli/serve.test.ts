@@ -86,3 +86,16 @@ test("connect joins, commits a file as a node from a script, and leaves", async 
   t.regex(stdout, /committed cube at seq \d+/);
   t.regex(stdout, /cube mesh owner=host frames=1 bytes=2048/);
 });
+
+test("check works for a public-only invite with the collaborator's own key file", async (t) => {
+  const { cwd, port } = await running(t);
+  await runCli(["keygen", "dana", "--out", "me"], { cwd });
+  await runCli(["allow", "dana", "me/dana.key"], { cwd });
+  await runCli(["invite", "dana", "--public-only", "--host", "127.0.0.1", "--port", String(port), "--out", "dana.invite"], { cwd });
+  const without = await runCli(["check", "dana.invite"], { cwd });
+  t.is(without.code, 1);
+  t.regex(without.stderr, /holds no secret key; give yours with --identity/);
+  const result = await runCli(["check", "dana.invite", "--identity", "me/dana.key_secret"], { cwd });
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.regex(result.stdout, /joined as dana \(member\)/);
+});
