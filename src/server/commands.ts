@@ -137,6 +137,7 @@ export class CommandHandler {
       presenceWindow: { start: now, count: 0 },
     };
     users.add(user);
+    this.context.markSeen(user.fingerprint);
     log.info({ event: "join", user: user.name, role: user.role, fingerprint: user.fingerprint, address }, "user joined");
     this.context.publishUsers();
     this.replyWhenSettled(routingId, {

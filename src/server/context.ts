@@ -22,6 +22,8 @@ export interface ServerContext {
   peerAddress(publicKey: string): string;
   /** Ends a user's session (PROTOCOL.md §8): locks released, users published, subscriber cut. */
   remove(user: User, reason: RemovalReason): void;
+  /** Notes that a key joined now, for `curvehost keys` (written to the store in batches). */
+  markSeen(fingerprint: string): void;
   /** Publishes the current user list as a `users` event. */
   publishUsers(): void;
 }

@@ -39,6 +39,7 @@ export interface ServerEvents {
 export class Server extends EventEmitter<ServerEvents> {
   private readonly users = new Users();
   private readonly zapAddresses = new Map<string, string>();
+  private store: KeyStore | undefined;
   private zap: ZapHandler | undefined;
   private sockets: ServerSockets | undefined;
   private watcher: AllowlistWatcher | undefined;
@@ -108,6 +109,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const { config, log } = this;
     assertCurveAvailable(zmq.capability);
     const store = new KeyStore(config.keys);
+    this.store = store;
     const serverKeys = await store.serverKeys();
     this.watcher = new AllowlistWatcher(store, {
       onChange: (allowlist, problems) => this.onAllowlistChange(allowlist, problems),
@@ -155,6 +157,7 @@ export class Server extends EventEmitter<ServerEvents> {
       serverKeys,
       allowlist: () => this.allowlist!,
       peerAddress: (publicKey) => this.zapAddresses.get(publicKey) ?? "unknown",
+      markSeen: (print) => this.markSeen(store, print),
       remove: (user, reason) => this.remove(user, reason),
       publishUsers: () => void broadcaster.publish({ type: "users", users: this.users.info() }),
     };
@@ -208,6 +211,32 @@ export class Server extends EventEmitter<ServerEvents> {
     })().catch((error: Error) => {
       if (!socket.closed) this.fatal(error);
     });
+  }
+
+  /** Joins seen since the last write, written at most once a second, one write at a time. */
+  private readonly seen = new Map<string, string>();
+  private seenWrite: Promise<void> | null = null;
+
+  private markSeen(store: KeyStore, print: string): void {
+    this.seen.set(print, new Date().toISOString());
+    this.scheduleSeenWrite(store);
+  }
+
+  private scheduleSeenWrite(store: KeyStore): void {
+    if (this.seenWrite || this.seen.size === 0) return;
+    this.seenWrite = new Promise<void>((resolve) => setTimeout(resolve, SEEN_FLUSH_MS).unref())
+      .then(() => this.writeSeen(store))
+      .finally(() => {
+        this.seenWrite = null;
+        this.scheduleSeenWrite(store);
+      });
+  }
+
+  private async writeSeen(store: KeyStore): Promise<void> {
+    if (this.seen.size === 0) return;
+    const batch = Object.fromEntries(this.seen);
+    this.seen.clear();
+    await store.recordSeen(batch).catch((error: Error) => this.log.warn({ event: "key_store", error: error.message }, "could not record when keys were last seen"));
   }
 
   private onAllowlistChange(allowlist: Allowlist, problems: string[]): void {
@@ -304,6 +333,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.sockets) closeSockets(this.sockets);
     this.zap?.close();
     await this.state?.close();
+    if (this.store) await this.writeSeen(this.store);
     this.markStopped();
   }
 
@@ -313,6 +343,8 @@ export class Server extends EventEmitter<ServerEvents> {
     void this.release().then(() => this.fatalHandler(error));
   }
 }
+
+const SEEN_FLUSH_MS = 1000;
 
 /** libzmq releases the port in its I/O thread after unbind; on a loaded machine that can take a while. */
 const REBIND_LIMIT_MS = 10_000;

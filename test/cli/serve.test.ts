@@ -99,3 +99,16 @@ test("check works for a public-only invite with the collaborator's own key file"
   t.is(result.code, 0, result.stdout + result.stderr);
   t.regex(result.stdout, /joined as dana \(member\)/);
 });
+
+test("keys shows when a key last joined", async (t) => {
+  const { cwd, server, inviteFile } = await running(t);
+  const before = JSON.parse((await runCli(["keys", "--json"], { cwd })).stdout) as Array<{ name: string; lastSeen: string | null }>;
+  t.is(before.find((row) => row.name === "host")!.lastSeen, null);
+  t.is((await runCli(["check", inviteFile], { cwd })).code, 0);
+  server.child.kill("SIGTERM"); // a stop writes what the server noted
+  t.is((await server.exited).code, 0);
+  const after = JSON.parse((await runCli(["keys", "--json"], { cwd })).stdout) as Array<{ name: string; lastSeen: string | null }>;
+  const seen = after.find((row) => row.name === "host")!.lastSeen;
+  t.truthy(seen);
+  t.true(Date.now() - Date.parse(seen!) < 60_000);
+});
