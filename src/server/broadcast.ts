@@ -17,7 +17,7 @@ export class Broadcaster {
   private waiting = 0;
   /** While set, nothing goes out on the subscriber port before it settles. */
   private gate: Promise<void> | null = null;
-  private readonly out: SendQueue;
+  private out: SendQueue;
 
   constructor(
     private readonly session: Session,
@@ -51,6 +51,11 @@ export class Broadcaster {
     return event;
   }
 
+  /** From now on, publish on this socket (the subscriber socket was replaced). */
+  useSocket(socket: zmq.Publisher): void {
+    this.out = new SendQueue(socket);
+  }
+
   /** Holds everything published from now on until `until` settles (the subscriber listener is closing). */
   holdUntil(until: Promise<void>): void {
     const gate = until.catch(() => {});
@@ -67,9 +72,9 @@ export class Broadcaster {
 
   /**
    * In publication order, through the socket's queue. libzmq's PUB drops only for
-   * a subscriber whose own queue is full (it resyncs). While the listener is being
-   * cycled (a user removed) a send fails at once; nobody is connected then, and
-   * every subscriber resyncs when it reconnects.
+   * a subscriber whose own queue is full (it resyncs). A send still queued when the
+   * socket is replaced (a user removed) is lost for everyone alike; every
+   * subscriber resyncs when it reconnects.
    */
   private sendToSubscribers(message: Buffer[]): void {
     this.out.send(message).catch(() => {});

@@ -14,7 +14,17 @@ import { PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
 import type { RemovalReason, ServerContext } from "./context.js";
 import { History } from "./history.js";
 import { Outbox } from "./outbox.js";
-import { StartupError, assertCurveAvailable, assertSecure, bindSockets, closeSockets, createSockets, type ServerSockets } from "./sockets.js";
+import {
+  StartupError,
+  assertCurveAvailable,
+  assertSecure,
+  assertSocketSecure,
+  bindSockets,
+  closeSockets,
+  createSockets,
+  createSubscriberSocket,
+  type ServerSockets,
+} from "./sockets.js";
 import { Session } from "./session.js";
 import { openState, type StateStore } from "./state.js";
 import { Pinger } from "./ttl.js";
@@ -49,7 +59,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private serverContext: ServerContext | undefined;
   private cycling: Promise<void> | null = null;
   private cycleAgain = false;
-  private nextUnbind: { done: Promise<void>; resolve: () => void } | null = null;
+  /** Resolves when the next replacement of the subscriber socket is bound. */
+  private nextCycle: { done: Promise<void>; resolve: () => void } | null = null;
   private stopping = false;
   private fatalHandler: (error: Error) => void = () => {};
   private readonly stopped: Promise<void>;
@@ -215,23 +226,19 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** Joins seen since the last write, written at most once a second, one write at a time. */
   private readonly seen = new Map<string, string>();
-  private seenWrite: Promise<void> | null = null;
+  private seenTimer: NodeJS.Timeout | undefined;
+  private seenWriting: Promise<void> = Promise.resolve();
 
   private markSeen(store: KeyStore, print: string): void {
     this.seen.set(print, new Date().toISOString());
-    this.scheduleSeenWrite(store);
+    if (this.seenTimer || this.stopping) return;
+    this.seenTimer = setTimeout(() => {
+      this.seenTimer = undefined;
+      this.seenWriting = this.seenWriting.then(() => this.writeSeen(store));
+    }, SEEN_FLUSH_MS);
   }
 
-  private scheduleSeenWrite(store: KeyStore): void {
-    if (this.seenWrite || this.seen.size === 0) return;
-    this.seenWrite = new Promise<void>((resolve) => setTimeout(resolve, SEEN_FLUSH_MS).unref())
-      .then(() => this.writeSeen(store))
-      .finally(() => {
-        this.seenWrite = null;
-        this.scheduleSeenWrite(store);
-      });
-  }
-
+  /** Writes what was noted; on stop, after any write under way. */
   private async writeSeen(store: KeyStore): Promise<void> {
     if (this.seen.size === 0) return;
     const batch = Object.fromEntries(this.seen);
@@ -267,36 +274,41 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   /**
-   * libzmq cannot disconnect one subscriber, so the subscriber listener is cycled:
-   * every connection drops, ZAP refuses the removed user's reconnection, and the
-   * others reconnect by themselves and resync what they missed.
+   * libzmq cannot disconnect one subscriber, and its unbind closes accepted
+   * connections only later, in its I/O thread, with no event to wait on. So the
+   * subscriber socket is replaced: closing the old one takes every connection
+   * with it, ZAP refuses the removed user on the new one, and the others
+   * reconnect by themselves and resync. Publications wait until the new socket
+   * is bound, so none can reach an old connection.
    */
   private cycleSubscriber(): void {
     if (this.stopping || !this.sockets) return;
-    // Whatever is published from now on waits until the next unbind has closed every connection.
-    if (!this.nextUnbind) {
+    if (!this.nextCycle) {
       let resolve = () => {};
       const done = new Promise<void>((r) => (resolve = r));
-      this.nextUnbind = { done, resolve };
+      this.nextCycle = { done, resolve };
       this.serverContext!.broadcaster.holdUntil(done);
     }
     if (this.cycling) {
       this.cycleAgain = true;
       return;
     }
-    const socket = this.sockets.subscriber;
     const address = endpoint(this.config.bind, this.config.port + 1);
     this.cycling = (async () => {
       do {
         this.cycleAgain = false;
-        const unbound = this.nextUnbind;
-        this.nextUnbind = null;
+        const held = this.nextCycle;
+        this.nextCycle = null;
         try {
-          await socket.unbind(address);
+          const fresh = createSubscriberSocket(this.context, this.config, this.serverContext!.serverKeys.secretKey);
+          assertSocketSecure(fresh, "subscriber");
+          this.sockets!.subscriber.close();
+          this.sockets!.subscriber = fresh;
+          await rebind(fresh, address);
+          this.serverContext!.broadcaster.useSocket(fresh);
         } finally {
-          unbound?.resolve();
+          held?.resolve();
         }
-        await rebind(socket, address);
       } while (this.cycleAgain && !this.stopping);
     })()
       .catch((error: Error) => {
@@ -304,8 +316,8 @@ export class Server extends EventEmitter<ServerEvents> {
       })
       .finally(() => {
         this.cycling = null;
-        this.nextUnbind?.resolve();
-        this.nextUnbind = null;
+        this.nextCycle?.resolve();
+        this.nextCycle = null;
       });
   }
 
@@ -333,6 +345,8 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.sockets) closeSockets(this.sockets);
     this.zap?.close();
     await this.state?.close();
+    clearTimeout(this.seenTimer);
+    await this.seenWriting;
     if (this.store) await this.writeSeen(this.store);
     this.markStopped();
   }

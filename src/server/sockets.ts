@@ -30,8 +30,8 @@ const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
 /** Replies queued per command peer before the outbox holds the rest in JavaScript. */
 const ROUTER_HIGH_WATER_MARK = 1_000;
 
-export function createSockets(context: zmq.Context, config: ServerConfig, secretKey: string): ServerSockets {
-  const secure = (domain: PortName) => ({
+function secureOptions(context: zmq.Context, config: ServerConfig, secretKey: string, domain: PortName) {
+  return {
     context,
     curveServer: true,
     curveSecretKey: secretKey,
@@ -40,10 +40,18 @@ export function createSockets(context: zmq.Context, config: ServerConfig, secret
     maxMessageSize: config.maxMessageSize,
     handshakeInterval: config.handshakeIntervalMs,
     linger: 0,
-  });
+  };
+}
+
+/** The subscriber port's PUB socket; made anew each time the server cuts every subscriber connection. */
+export function createSubscriberSocket(context: zmq.Context, config: ServerConfig, secretKey: string): zmq.Publisher {
+  return new zmq.Publisher({ ...secureOptions(context, config, secretKey, "subscriber"), sendHighWaterMark: SUBSCRIBER_HIGH_WATER_MARK });
+}
+
+export function createSockets(context: zmq.Context, config: ServerConfig, secretKey: string): ServerSockets {
   const router = (domain: PortName) =>
     new zmq.Router({
-      ...secure(domain),
+      ...secureOptions(context, config, secretKey, domain),
       mandatory: true,
       sendTimeout: 0,
       sendHighWaterMark: ROUTER_HIGH_WATER_MARK,
@@ -51,7 +59,7 @@ export function createSockets(context: zmq.Context, config: ServerConfig, secret
     });
   return {
     command: router("command"),
-    subscriber: new zmq.Publisher({ ...secure("subscriber"), sendHighWaterMark: SUBSCRIBER_HIGH_WATER_MARK }),
+    subscriber: createSubscriberSocket(context, config, secretKey),
     publisher: router("publisher"),
     ttl: router("ttl"),
   };
@@ -59,11 +67,12 @@ export function createSockets(context: zmq.Context, config: ServerConfig, secret
 
 /** Reads the security options back from each socket before it is exposed. */
 export function assertSecure(sockets: ServerSockets): void {
-  for (const name of PORTS) {
-    const socket = sockets[name];
-    if (!socket.curveServer || socket.zapDomain !== name || !socket.zapEnforceDomain || socket.maxMessageSize <= 0)
-      throw new StartupError(`The ${name} socket is not configured as a CURVE server; refusing to start.`);
-  }
+  for (const name of PORTS) assertSocketSecure(sockets[name], name);
+}
+
+export function assertSocketSecure(socket: zmq.Socket, name: PortName): void {
+  if (!socket.curveServer || socket.zapDomain !== name || !socket.zapEnforceDomain || socket.maxMessageSize <= 0)
+    throw new StartupError(`The ${name} socket is not configured as a CURVE server; refusing to start.`);
 }
 
 export async function bindSockets(sockets: ServerSockets, config: ServerConfig): Promise<void> {
