@@ -140,3 +140,16 @@ test("a kicked user cannot reconnect its subscriber", async (t) => {
   t.is(await handshakeOutcome(socket), "auth");
   attacks.count();
 });
+
+test("NULL and PLAIN clients are refused on every port", async (t) => {
+  const server = await startServer(t);
+  for (const [offset, name] of PORT_NAMES.entries()) {
+    const plain = offset === 1 ? new zmq.Subscriber({ plainUsername: "admin", plainPassword: "admin", linger: 0 }) : new zmq.Dealer({ plainUsername: "admin", plainPassword: "admin", linger: 0 });
+    const none = rawPeer(server.config.port, offset, {});
+    t.teardown(() => (plain.close(), none.close()));
+    plain.connect(`tcp://127.0.0.1:${server.config.port + offset}`);
+    t.not(await handshakeOutcome(plain, 2000), "handshake", `PLAIN on ${name}`);
+    t.not(await handshakeOutcome(none, 2000), "handshake", `NULL on ${name}`);
+    attacks.count(2);
+  }
+});

@@ -7,6 +7,9 @@ import { generateKeyPair } from "../../src/keys/index.js";
 import { loadSodium } from "../../src/keys/sodium.js";
 import { rawPeer, receiveWithin, request } from "../helpers/raw.js";
 import { nextEvent, startServer } from "../helpers/server.js";
+import { attackCounter } from "../helpers/attacks.js";
+
+const attacks = attackCounter("identity");
 
 function routingId(): Buffer {
   const id = randomBytes(16);
@@ -15,6 +18,7 @@ function routingId(): Buffer {
 }
 
 test("a client cannot join with another user's public key: the proof fails", async (t) => {
+  attacks.count();
   const { server, config, allow, logs } = await startServer(t);
   const alice = await allow("alice");
   const mallory = await allow("mallory");
@@ -32,6 +36,7 @@ test("a client cannot join with another user's public key: the proof fails", asy
 });
 
 test("a join proof made for one routing id does not work from another", async (t) => {
+  attacks.count();
   const { server, config, allow } = await startServer(t);
   const alice = await allow("alice");
   const sodium = await loadSodium();
@@ -43,6 +48,7 @@ test("a join proof made for one routing id does not work from another", async (t
 });
 
 test("a routing id not bound by a join gets nothing on the publisher and ttl ports", async (t) => {
+  attacks.count();
   const { server, config, allow, joined, client } = await startServer(t);
   const alice = await joined("alice");
   // Bob is joined too (so ZAP admits his key on every port) but uses a routing id of his own that no join bound.
@@ -60,6 +66,7 @@ test("a routing id not bound by a join gets nothing on the publisher and ttl por
 });
 
 test("a second join with the same key replaces the first binding", async (t) => {
+  attacks.count();
   const { server, allow, client } = await startServer(t);
   const keys = await allow("alice");
   const first = await client("alice", { keys });
@@ -74,6 +81,7 @@ test("a second join with the same key replaces the first binding", async (t) => 
 });
 
 test("an unknown fresh keypair cannot even say hello", async (t) => {
+  attacks.count();
   const { server, config } = await startServer(t);
   const stranger = await generateKeyPair();
   const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...stranger }) as zmq.Dealer;

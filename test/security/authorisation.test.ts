@@ -1,8 +1,12 @@
 import test from "ava";
 import { ServerError } from "../../src/client/index.js";
 import { nextEvent, startServer } from "../helpers/server.js";
+import { attackCounter } from "../helpers/attacks.js";
+
+const attacks = attackCounter("authorisation");
 
 test("a member cannot commit to, unlock or delete another member's node", async (t) => {
+  attacks.count();
   const { joined } = await startServer(t);
   const alice = await joined("alice");
   const bob = await joined("bob");
@@ -18,6 +22,7 @@ test("a member cannot commit to, unlock or delete another member's node", async 
 });
 
 test("a member cannot kick or open; an admin can, and can force", async (t) => {
+  attacks.count();
   const { joined, server } = await startServer(t, { initialState: "waiting" });
   const admin = await joined("root", "admin");
   const member = await joined("bob");
@@ -38,6 +43,7 @@ test("a member cannot kick or open; an admin can, and can force", async (t) => {
 
 for (const way of ["leaves", "is kicked", "is revoked"] as const) {
   test(`a user's locks are released when the user ${way}`, async (t) => {
+  attacks.count();
     const { joined, store } = await startServer(t);
     const admin = await joined("root", "admin");
     const bob = await joined("bob");

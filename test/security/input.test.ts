@@ -2,6 +2,9 @@ import test from "ava";
 import type * as zmq from "zeromq";
 import { joinByHand, rawPeer, receiveWithin, request } from "../helpers/raw.js";
 import { nextEvent, startServer } from "../helpers/server.js";
+import { attackCounter } from "../helpers/attacks.js";
+
+const attacks = attackCounter("input");
 
 const bad: Array<[string, Buffer[], string]> = [
   ["non-JSON", [Buffer.from("{not json")], "bad_request"],
@@ -16,6 +19,7 @@ const bad: Array<[string, Buffer[], string]> = [
 
 for (const [what, frames, code] of bad) {
   test(`${what} on the command port gets ${code}, and the server keeps serving everyone`, async (t) => {
+  attacks.count();
     const { server, config, allow, joined } = await startServer(t);
     const alice = await joined("alice");
     const bob = await joined("bob");
@@ -33,6 +37,7 @@ for (const [what, frames, code] of bad) {
 }
 
 test("a malformed commit is rejected back to its sender and changes nothing", async (t) => {
+  attacks.count();
   const { server, config, allow, joined } = await startServer(t);
   const watcher = await joined("watcher");
   const user = await joinByHand(config.port, server.publicKey, await allow("alice"));
