@@ -17,6 +17,7 @@ import sys
 import time
 
 import zmq
+import zmq.utils.monitor
 import zmq.utils.z85
 from nacl.public import Box, PrivateKey, PublicKey
 
@@ -50,6 +51,7 @@ class Client:
         self.seq = 0
         self.nodes = {}
         self.name = None
+        self.acks = []  # our own commits seen published: (id, seq)
         self.command = self._socket(zmq.DEALER, 0)
 
     def _socket(self, kind, offset):
@@ -93,8 +95,20 @@ class Client:
             "nonce": base64.b64encode(nonce).decode(), "proof": base64.b64encode(proof).decode(),
         })
         self.name = welcome["user"]
-        # Only now the other three ports.
-        self.subscriber = self._socket(zmq.SUB, 1)
+        # Only now the other three ports. A subscriber misses what is published before its
+        # handshake completes, so wait for it (PROTOCOL.md §3); later handshakes are
+        # reconnections, after which we resync (§8).
+        self.subscriber = self.context.socket(zmq.SUB)
+        self.monitor = self.subscriber.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self.subscriber.curve_serverkey = self.server_key
+        self.subscriber.curve_publickey = self.public_key
+        self.subscriber.curve_secretkey = self.secret_key
+        self.subscriber.linger = 0
+        self.subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+        self.subscriber.connect("tcp://%s:%d" % (self.host, self.port + 1))
+        if not self.monitor.poll(self.timeout_ms):
+            raise TimeoutError("the subscriber port did not complete its handshake")
+        zmq.utils.monitor.recv_monitor_message(self.monitor)
         self.publisher = self._socket(zmq.DEALER, 2)
         self.ttl = self._socket(zmq.DEALER, 3)
         self.ttl.send_multipart(encode({"type": "pong", "n": 0}))
@@ -125,6 +139,8 @@ class Client:
         self.seq = event["seq"]
         kind = event["type"]
         if kind == "commit":
+            if event["from"] == self.name:
+                self.acks.append((event["id"], event["seq"]))
             node = self.nodes.get(event["id"])
             frames = node["frames"] + payload if node and event["mode"] == "delta" else payload
             self.nodes[event["id"]] = {"id": event["id"], "owner": event["owner"], "deps": event["deps"], "kind": event["kind"], "frames": frames}
@@ -158,9 +174,11 @@ class Client:
             if self.publisher.poll(0):
                 rejected, _ = decode(self.publisher.recv_multipart())
                 raise RuntimeError("rejected: %s (%s)" % (rejected["message"], rejected["code"]))
-            for event, _ in self.pump(50):
-                if event["type"] == "commit" and event["id"] == node_id and event["from"] == self.name:
-                    return event["seq"]
+            self.pump(50)
+            for ack in self.acks:
+                if ack[0] == node_id:
+                    self.acks.remove(ack)
+                    return ack[1]
         raise TimeoutError("commit %s was not acknowledged" % node_id)
 
     def pump(self, timeout_ms):
@@ -168,6 +186,7 @@ class Client:
         poller = zmq.Poller()
         poller.register(self.subscriber, zmq.POLLIN)
         poller.register(self.ttl, zmq.POLLIN)
+        poller.register(self.monitor, zmq.POLLIN)
         applied = []
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
@@ -175,6 +194,9 @@ class Client:
             ready = dict(poller.poll(remaining))
             if not ready:
                 return applied
+            if self.monitor in ready:
+                zmq.utils.monitor.recv_monitor_message(self.monitor)
+                self.resync()  # the subscriber reconnected: ask for what went past
             if self.ttl in ready:
                 ping, _ = decode(self.ttl.recv_multipart())
                 if ping.get("type") == "ping":

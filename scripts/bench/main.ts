@@ -39,7 +39,7 @@ async function freeBase(): Promise<number> {
       server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
   for (;;) {
-    const base = 30_000 + Math.floor(Math.random() * 30_000);
+    const base = 10_000 + Math.floor(Math.random() * 22_000); // below the ephemeral range
     if ((await free(base)) && (await free(base + 1)) && (await free(base + 2)) && (await free(base + 3))) return base;
   }
 }

@@ -9,10 +9,14 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port P such that P..P+count-1 are all free right now. */
+/**
+ * A base port P such that P..P+count-1 are all free right now. Chosen below
+ * Linux's ephemeral range (32768 and up), where outgoing connections take their
+ * ports, so that no client of a parallel test can take one in the meantime.
+ */
 export async function freePortBlock(count = 4): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 10_000 + Math.floor(Math.random() * 22_000);
     let free = true;
     for (let i = 0; i < count && free; i++) free = await isFree(base + i);
     if (free) return base;

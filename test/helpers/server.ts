@@ -31,7 +31,7 @@ export async function startServer(t: ExecutionContext, overrides: Partial<Server
   if (!overrides.keys) await store.create();
   const logs: Array<Record<string, any>> = [];
   const log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const config: ServerConfig = {
+  const configure = async (): Promise<ServerConfig> => ({
     ...DEFAULTS,
     keys: store.dir,
     bind: "127.0.0.1",
@@ -39,8 +39,18 @@ export async function startServer(t: ExecutionContext, overrides: Partial<Server
     initialState: "open",
     state: null,
     ...overrides,
-  };
-  const server = await Server.start(config, log);
+  });
+  // Another test may take a port between the check and the bind: try another block.
+  let config = await configure();
+  let server: Server | undefined;
+  for (let attempt = 1; !server; attempt++) {
+    try {
+      server = await Server.start(config, log);
+    } catch (error) {
+      if (attempt >= 5 || !/already in use/.test((error as Error).message)) throw error;
+      config = await configure();
+    }
+  }
   t.teardown(() => server.stop());
   const allow = async (name: string, role: Role = "member") => {
     const keys = await generateKeyPair();
