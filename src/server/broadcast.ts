@@ -5,7 +5,6 @@
  */
 import type * as zmq from "zeromq";
 import { encode } from "../protocol/index.js";
-import { SendQueue } from "../transport/send-queue.js";
 import type { History, PublishedEvent } from "./history.js";
 import type { Journal } from "./journal/index.js";
 import type { Change, SequencedChange, Session } from "./session.js";
@@ -17,7 +16,7 @@ export class Broadcaster {
   private waiting = 0;
   /** While set, nothing goes out on the subscriber port before it settles. */
   private gate: Promise<void> | null = null;
-  private out: SendQueue;
+  private out: zmq.Publisher;
 
   constructor(
     private readonly session: Session,
@@ -26,7 +25,7 @@ export class Broadcaster {
     private readonly journal: Journal | null,
     private readonly onFatal: (error: Error) => void,
   ) {
-    this.out = new SendQueue(socket);
+    this.out = socket;
   }
 
   publish(change: Change, frames: Buffer[] = []): SequencedChange {
@@ -53,7 +52,7 @@ export class Broadcaster {
 
   /** From now on, publish on this socket (the subscriber socket was replaced). */
   useSocket(socket: zmq.Publisher): void {
-    this.out = new SendQueue(socket);
+    this.out = socket;
   }
 
   /** Holds everything published from now on until `until` settles (the subscriber listener is closing). */
@@ -71,12 +70,13 @@ export class Broadcaster {
   }
 
   /**
-   * In publication order, through the socket's queue. libzmq's PUB drops only for
-   * a subscriber whose own queue is full (it resyncs). A send still queued when the
-   * socket is replaced (a user removed) is lost for everyone alike; every
-   * subscriber resyncs when it reconnects.
+   * Straight to libzmq, in publication order: the PUB socket has a zero send
+   * timeout (sockets.ts), so zeromq.js sends at once and never reports EBUSY;
+   * libzmq's PUB never blocks, it drops only for a subscriber whose own queue is
+   * full (that subscriber sees the gap and resyncs). No promise chain per event.
    */
   private sendToSubscribers(message: Buffer[]): void {
+    if (this.out.closed) return; // replaced while a publication waited; every subscriber resyncs on reconnect
     this.out.send(message).catch(() => {});
   }
 

@@ -45,7 +45,8 @@ function secureOptions(context: zmq.Context, config: ServerConfig, secretKey: st
 
 /** The subscriber port's PUB socket; made anew each time the server cuts every subscriber connection. */
 export function createSubscriberSocket(context: zmq.Context, config: ServerConfig, secretKey: string): zmq.Publisher {
-  return new zmq.Publisher({ ...secureOptions(context, config, secretKey, "subscriber"), sendHighWaterMark: SUBSCRIBER_HIGH_WATER_MARK });
+  // A zero send timeout makes every send synchronous: PUB never blocks, so the broadcaster needs no send queue.
+  return new zmq.Publisher({ ...secureOptions(context, config, secretKey, "subscriber"), sendHighWaterMark: SUBSCRIBER_HIGH_WATER_MARK, sendTimeout: 0 });
 }
 
 export function createSockets(context: zmq.Context, config: ServerConfig, secretKey: string): ServerSockets {
