@@ -23,6 +23,7 @@ import {
 import { makeJoinProof } from "../protocol/join-proof.js";
 import { Replica } from "./replica.js";
 import { Requests } from "./requests.js";
+import { receiveEach } from "../transport/receive.js";
 import { SendQueue } from "../transport/send-queue.js";
 
 export interface ClientOptions {
@@ -138,7 +139,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Connects the command port and starts reading it. Nothing is sent yet. */
   connect(): void {
     this.command.connect(this.address(0));
-    void this.readCommands();
+    this.readCommands();
   }
 
   async hello(): Promise<Hello> {
@@ -171,11 +172,11 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     this.subscriber.connect(this.address(1));
     await subscribed;
-    void this.readSubscriber();
+    this.readSubscriber();
     this.publisher.connect(this.address(2));
-    void this.readPublisher();
+    this.readPublisher();
     this.ttl.connect(this.address(3));
-    void this.readTtl();
+    this.readTtl();
     await this.ttlOut.send(encode({ type: "pong", n: 0 }));
     this.lastPing = Date.now();
     this.lostTimer = setInterval(() => {
@@ -307,87 +308,76 @@ export class Client extends EventEmitter<ClientEvents> {
     return reply;
   }
 
-  private async readCommands(): Promise<void> {
-    try {
-      for await (const frames of this.command) {
-        const decoded = safeDecode(frames);
-        if (!decoded) continue;
-        const { message, payload } = decoded;
-        if (message.type === "kicked") {
-          this.emit("kicked", message.by);
-          continue;
-        }
-        // Events replayed by resync carry no ref: they belong to the resync in progress.
-        if (!("ref" in message) || message.ref === undefined) {
-          this.requests.deliverUnreferenced(message, payload);
-          continue;
-        }
-        if (message.type === "error") this.requests.fail(message.ref, new ServerError(message.code, message.message));
-        else this.requests.deliver(message.ref, message, payload);
-      }
-    } catch {
-      // closed
-    }
+  /** Reads a socket until it closes; an error there (or in a listener) ends the reading, as a close would. */
+  private read(socket: zmq.Readable & { readonly closed: boolean }, handle: (frames: Buffer[]) => void): void {
+    receiveEach(socket, handle).catch(() => {});
   }
 
-  private async readSubscriber(): Promise<void> {
-    try {
-      for await (const frames of this.subscriber) {
-        const decoded = safeDecode(frames);
-        if (!decoded) continue;
-        const { message, payload } = decoded;
-        if (message.type === "presence") {
-          this.emit("presence", message);
-          continue;
-        }
-        const event = message as ServerEvent;
-        if (!this.synced || this.resyncing) {
-          this.buffered.push({ event, frames: payload });
-          continue;
-        }
-        if (event.seq > this.replica.seq + 1) {
-          // A gap: events were lost in transit. Keep this one and ask for the missing ones.
-          this.buffered.push({ event, frames: payload });
-          void this.resync().catch(() => {});
-          continue;
-        }
-        this.applyEvent(event, payload);
+  private readCommands(): void {
+    this.read(this.command, (frames) => {
+      const decoded = safeDecode(frames);
+      if (!decoded) return;
+      const { message, payload } = decoded;
+      if (message.type === "kicked") {
+        this.emit("kicked", message.by);
+        return;
       }
-    } catch {
-      // closed
-    }
+      // Events replayed by resync carry no ref: they belong to the resync in progress.
+      if (!("ref" in message) || message.ref === undefined) {
+        this.requests.deliverUnreferenced(message, payload);
+        return;
+      }
+      if (message.type === "error") this.requests.fail(message.ref, new ServerError(message.code, message.message));
+      else this.requests.deliver(message.ref, message, payload);
+    });
   }
 
-  private async readPublisher(): Promise<void> {
-    try {
-      for await (const frames of this.publisher) {
-        const decoded = safeDecode(frames);
-        if (!decoded || decoded.message.type !== "rejected") continue;
-        const rejected = decoded.message;
-        for (const [id, waiting] of this.pendingCommits) {
-          const index = waiting.findIndex((commit) => commit.ref === rejected.ref);
-          if (index < 0) continue;
-          const [commit] = waiting.splice(index, 1);
-          if (waiting.length === 0) this.pendingCommits.delete(id);
-          commit!.reject(new ServerError(rejected.code, rejected.message));
-        }
+  private readSubscriber(): void {
+    this.read(this.subscriber, (frames) => {
+      const decoded = safeDecode(frames);
+      if (!decoded) return;
+      const { message, payload } = decoded;
+      if (message.type === "presence") {
+        this.emit("presence", message);
+        return;
       }
-    } catch {
-      // closed
-    }
+      const event = message as ServerEvent;
+      if (!this.synced || this.resyncing) {
+        this.buffered.push({ event, frames: payload });
+        return;
+      }
+      if (event.seq > this.replica.seq + 1) {
+        // A gap: events were lost in transit. Keep this one and ask for the missing ones.
+        this.buffered.push({ event, frames: payload });
+        void this.resync().catch(() => {});
+        return;
+      }
+      this.applyEvent(event, payload);
+    });
   }
 
-  private async readTtl(): Promise<void> {
-    try {
-      for await (const frames of this.ttl) {
-        const decoded = safeDecode(frames);
-        if (!decoded || decoded.message.type !== "ping") continue;
-        this.lastPing = Date.now();
-        void this.ttlOut.send(encode({ type: "pong", n: decoded.message.n })).catch(() => {});
+  private readPublisher(): void {
+    this.read(this.publisher, (frames) => {
+      const decoded = safeDecode(frames);
+      if (!decoded || decoded.message.type !== "rejected") return;
+      const rejected = decoded.message;
+      for (const [id, waiting] of this.pendingCommits) {
+        const index = waiting.findIndex((commit) => commit.ref === rejected.ref);
+        if (index < 0) continue;
+        const [commit] = waiting.splice(index, 1);
+        if (waiting.length === 0) this.pendingCommits.delete(id);
+        commit!.reject(new ServerError(rejected.code, rejected.message));
       }
-    } catch {
-      // closed
-    }
+    });
+  }
+
+  private readTtl(): void {
+    this.read(this.ttl, (frames) => {
+      const decoded = safeDecode(frames);
+      if (!decoded || decoded.message.type !== "ping") return;
+      this.lastPing = Date.now();
+      void this.ttlOut.send(encode({ type: "pong", n: decoded.message.n })).catch(() => {});
+    });
   }
 
   private applyEvent(event: ServerEvent, frames: Buffer[]): void {

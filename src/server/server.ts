@@ -27,6 +27,7 @@ import {
 } from "./sockets.js";
 import { Session } from "./session.js";
 import { openState, type StateStore } from "./state.js";
+import { receiveEach } from "../transport/receive.js";
 import { Pinger } from "./ttl.js";
 import { Users, type User } from "./users.js";
 import { ZapHandler, type ZapRequest, type ZapVerdict } from "./zap.js";
@@ -210,16 +211,14 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   private receive(name: string, socket: zmq.Router, handle: (routingId: Buffer, frames: Buffer[]) => void): void {
-    void (async () => {
-      for await (const [routingId, ...frames] of socket) {
-        if (!routingId) continue;
-        try {
-          handle(routingId, frames);
-        } catch (error) {
-          this.log.error({ event: "handler_error", port: name, error: (error as Error).message }, "request failed");
-        }
+    receiveEach(socket, ([routingId, ...frames]) => {
+      if (!routingId) return;
+      try {
+        handle(routingId, frames);
+      } catch (error) {
+        this.log.error({ event: "handler_error", port: name, error: (error as Error).message }, "request failed");
       }
-    })().catch((error: Error) => {
+    }).catch((error: Error) => {
       if (!socket.closed) this.fatal(error);
     });
   }
