@@ -1,19 +1,41 @@
 /**
  * zeromq.js allows one pending send per socket at a time: a second one throws
- * EBUSY ("Socket is busy writing"), even on a PUB socket, which libzmq itself
- * never blocks. Sends from concurrent callers go through this queue, in call
- * order, so that none is lost or reordered.
+ * EBUSY ("Socket is busy writing"). Sends from concurrent callers go through
+ * this queue, in call order, so that none is lost or reordered.
+ *
+ * The socket's send timeout is kept at zero: zeromq.js then sends at once
+ * without first asking libzmq for the socket's events (a poll system call per
+ * send). Only when libzmq reports EAGAIN (the peer's queue is full, or no peer
+ * yet) does one send wait for room, with the timeout lifted for it alone.
  */
 import type * as zmq from "zeromq";
+
+type WritableSocket = zmq.Writable & { sendTimeout: number; readonly closed: boolean };
 
 export class SendQueue {
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly socket: zmq.Writable) {}
+  constructor(private readonly socket: WritableSocket) {
+    socket.sendTimeout = 0;
+  }
 
   send(frames: Buffer[]): Promise<void> {
-    const sent = this.tail.then(() => this.socket.send(frames));
+    const sent = this.tail.then(() => this.deliver(frames));
     this.tail = sent.catch(() => {});
     return sent;
+  }
+
+  private async deliver(frames: Buffer[]): Promise<void> {
+    try {
+      return await this.socket.send(frames);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EAGAIN" || this.socket.closed) throw error;
+    }
+    this.socket.sendTimeout = -1;
+    try {
+      await this.socket.send(frames);
+    } finally {
+      if (!this.socket.closed) this.socket.sendTimeout = 0;
+    }
   }
 }
