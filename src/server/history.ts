@@ -20,7 +20,7 @@ export interface PublishedEvent {
 /** Frames up to this size are copied into a chunk; larger ones are referenced. */
 const INLINE_FRAME_BYTES = 4096;
 /** The inline buffer a chunk starts with; an event bigger than that gets a buffer of its own size. */
-const CHUNK_INLINE_BYTES = 256 * 1024;
+const CHUNK_INLINE_BYTES = 64 * 1024;
 /** A chunk closes once it holds this many bytes, inline and referenced: the unit in which history falls off. */
 const CHUNK_HELD_BYTES = 1024 * 1024;
 /** Set in a frame's descriptor when the frame is referenced; the low bits are then its index in `refs`. */
