@@ -1,65 +1,102 @@
 /**
- * A child process holding some of the receivers of a fan-out run, so that the
- * load generator is not one JavaScript thread doing all the reading.
- * Each receiver counts the messages it gets and their latency (the sender's
- * wall-clock time is in the first 8 bytes of each payload).
+ * A child process holding some of the receivers of a run, so that reading is
+ * spread over processes rather than one JavaScript thread doing all of it.
+ * curvehost receivers are Clients (connect, join, sync); baseline receivers are
+ * bare SUB sockets on the relay. Each receiver counts the messages of the current
+ * run and their latency from the due time stamped in the payload.
+ *
+ * Messages from the bench (see ReceiverPool): begin (a run; answered "begun"),
+ * expect (a count; answered "done" once every receiver here holds it), report,
+ * close. Run as: node receiver.js CLIENTS_JOB_JSON
  */
 import * as zmq from "zeromq";
-import { Client } from "../../src/client/index.js";
+import type { KeyPair } from "../../src/keys/index.js";
+import { curvehostClient } from "./load.js";
+import { readStamp } from "./payload.js";
+import { Samples } from "./samples.js";
+import type { ClientsJob } from "./processes.js";
+import { now, withTimeout } from "./timing.js";
 
-export interface ReceiverJob {
-  mode: "curvehost" | "baseline";
-  port: number;
-  serverPublicKey: string;
-  keys: Array<{ publicKey: string; secretKey: string }>;
-}
+export type ToReceiver = { type: "begin"; run: number } | { type: "expect"; count: number } | { type: "report" } | { type: "close" };
 
 export interface ReceiverReport {
+  type: "report";
+  /** Messages of the run each receiver got. */
   received: number[];
-  latencies: number[];
+  /** Milliseconds from due time to receipt, every message of the run. */
+  latencies: Float64Array;
+  /** When the last message of the run arrived here. */
+  lastAt: number;
 }
 
-const now = () => performance.timeOrigin + performance.now();
-const job = JSON.parse(process.argv[2]!) as ReceiverJob;
-const counts = job.keys.map(() => 0);
-const latencies: number[] = [];
-const onPayload = (index: number, payload: Buffer | undefined) => {
-  counts[index]!++;
-  if (payload && payload.length >= 8) latencies.push(now() - payload.readDoubleLE(0));
-};
+const job = JSON.parse(process.argv[2]!) as ClientsJob;
+process.on("disconnect", () => process.exit(0)); // the bench is gone
 
-const closers: Array<() => void> = [];
-for (const [index, keys] of job.keys.entries()) {
+let run = -1;
+let expected = Infinity;
+let complete = 0;
+let lastAt = 0;
+const received = job.keys.map(() => 0);
+const latencies = new Samples();
+
+function onPayload(receiver: number, payload: Buffer | undefined): void {
+  const stamp = readStamp(payload);
+  if (!stamp || stamp.run !== run) return;
+  lastAt = now();
+  latencies.add(lastAt - stamp.dueAt);
+  if (++received[receiver]! === expected && ++complete === received.length) process.send!({ type: "done" });
+}
+
+async function connect(index: number, keys: KeyPair): Promise<() => void> {
   if (job.mode === "curvehost") {
-    const client = new Client({ host: "127.0.0.1", port: job.port, serverPublicKey: job.serverPublicKey, ...keys, requestTimeoutMs: 30_000, lostTimeoutMs: 60_000 });
+    const client = curvehostClient(job.port, job.serverPublicKey, keys);
+    client.on("event", (event, frames) => event.type === "commit" && onPayload(index, frames[0]));
+    client.on("lost", (reason) => console.error(`bench receiver ${index}: lost the server: ${reason}`));
     client.connect();
     await client.join();
     await client.sync();
-    client.on("event", (event, frames) => {
-      if (event.type === "commit") onPayload(index, frames[0]);
-    });
-    closers.push(() => client.close());
-  } else {
-    const socket = new zmq.Subscriber({ curveServerKey: job.serverPublicKey, ...{ curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey }, linger: 0, receiveHighWaterMark: 0 });
-    const connected = new Promise<void>((resolve) => socket.events.on("handshake", () => resolve()));
-    socket.subscribe();
-    socket.connect(`tcp://127.0.0.1:${job.port + 1}`);
-    await connected;
-    void (async () => {
-      for await (const [payload] of socket) onPayload(index, payload);
-    })().catch(() => {});
-    closers.push(() => socket.close());
+    return () => client.close();
   }
+  const socket = new zmq.Subscriber({ curveServerKey: job.serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0, receiveHighWaterMark: 0 });
+  const connected = new Promise<void>((resolve) => socket.events.on("handshake", () => resolve()));
+  socket.subscribe();
+  socket.connect(`tcp://127.0.0.1:${job.port + 1}`);
+  await connected;
+  void (async () => {
+    for await (const [payload] of socket) onPayload(index, payload);
+  })().catch(() => {});
+  return () => socket.close();
 }
-process.send!({ ready: true });
-process.on("message", (message: string) => {
-  if (message === "report") {
-    process.send!({ received: counts, latencies } satisfies ReceiverReport);
-    latencies.length = 0;
-    counts.fill(0);
-  }
-  if (message === "close") {
-    for (const close of closers) close();
-    process.exit(0);
+
+// A few joins at a time: quicker than one by one, gentler than all at once.
+const closers: Array<() => void> = [];
+for (let first = 0; first < job.keys.length; first += 8) {
+  const batch = job.keys.slice(first, first + 8).map((keys, i) => connect(first + i, keys));
+  closers.push(...(await withTimeout(Promise.all(batch), 60_000, `receivers joining (pid ${process.pid})`)));
+}
+
+process.on("message", (message: ToReceiver) => {
+  switch (message.type) {
+    case "begin":
+      run = message.run;
+      expected = Infinity;
+      complete = 0;
+      lastAt = 0;
+      received.fill(0);
+      latencies.clear();
+      process.send!({ type: "begun" });
+      break;
+    case "expect":
+      expected = message.count;
+      complete = received.filter((count) => count >= expected).length;
+      if (complete === received.length) process.send!({ type: "done" });
+      break;
+    case "report":
+      process.send!({ type: "report", received, latencies: latencies.toArray(), lastAt } satisfies ReceiverReport);
+      break;
+    case "close":
+      for (const close of closers) close();
+      process.exit(0);
   }
 });
+process.send!({ type: "ready" });

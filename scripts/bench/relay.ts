@@ -1,16 +1,20 @@
 /**
  * The baseline: the least a CURVE relay can do on zeromq.js. A ROUTER takes
  * messages in on P+2 and a PUB sends them out on P+1, with the same server keys
- * as curvehost, and no protocol, checks, ZAP or journal.
+ * as curvehost, and no protocol, checks, ZAP or journal. P and P+3 are idle
+ * ROUTERs, so that the relay has curvehost's four CURVE ports (the handshake
+ * suite connects to all four).
  * Run as: node relay.js PORT SECRET_KEY
  */
 import * as zmq from "zeromq";
 
 const [port, secretKey] = process.argv.slice(2);
+process.on("disconnect", () => process.exit(0)); // the bench is gone
 const secure = { curveServer: true, curveSecretKey: secretKey!, linger: 0 };
-const router = new zmq.Router(secure);
+const [command, incoming, ttl] = [new zmq.Router(secure), new zmq.Router(secure), new zmq.Router(secure)];
+// The same high-water mark as curvehost's subscriber port.
 const publisher = new zmq.Publisher({ ...secure, sendHighWaterMark: 10_000 });
-await publisher.bind(`tcp://127.0.0.1:${Number(port) + 1}`);
-await router.bind(`tcp://127.0.0.1:${Number(port) + 2}`);
-process.send?.("ready");
-for await (const [, ...frames] of router) await publisher.send(frames);
+const bind = (socket: zmq.Socket, offset: number) => socket.bind(`tcp://127.0.0.1:${Number(port) + offset}`);
+await Promise.all([bind(command, 0), bind(publisher, 1), bind(incoming, 2), bind(ttl, 3)]);
+process.send!({ type: "ready" });
+for await (const [, ...frames] of incoming) await publisher.send(frames);

@@ -1,0 +1,24 @@
+/** What every suite is given: the run's settings and keys, and a way to start the server under test. */
+import type { KeyPair } from "../../src/keys/index.js";
+import { startCurvehost, startRelay, type Mode, type ServerProcess } from "./processes.js";
+
+export interface BenchContext {
+  quick: boolean;
+  /** A scratch directory, removed at the end. */
+  tmpDir: string;
+  keysDir: string;
+  serverPublicKey: string;
+  serverSecretKey: string;
+  /** Allowed users: users[0] is the admin the writers use, the rest are members (receivers, joiners). */
+  users: KeyPair[];
+  /** Allowed keys for the handshake burst; empty when that suite does not run. */
+  burst: KeyPair[];
+  /** Where curvehost servers write their CPU profiles (--profile). */
+  profileDir: string | undefined;
+}
+
+/** curvehost (`serve` with --no-state unless `serveArgs` say otherwise) or the relay, on fresh ports. */
+export function startServer(ctx: BenchContext, mode: Mode, label: string, serveArgs?: string[]): Promise<ServerProcess> {
+  if (mode === "baseline") return startRelay(ctx.serverSecretKey);
+  return startCurvehost({ keysDir: ctx.keysDir, profileDir: ctx.profileDir, label, ...(serveArgs ? { serveArgs } : {}) });
+}

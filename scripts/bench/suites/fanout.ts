@@ -1,0 +1,77 @@
+/**
+ * Fan-out: one writer, N receivers, closed loop (WINDOW in flight) for a fixed
+ * time; delivered updates per receiver and in total, latency, losses, and the
+ * server's CPU per published event, whose flatness in N is the claim that
+ * libzmq's PUB does the fan-out rather than curvehost's JavaScript.
+ */
+import type { BenchContext } from "../context.js";
+import { closedLoop, WINDOW } from "../load.js";
+import type { Mode } from "../processes.js";
+import { cpuFields, fmt, lossNote, pair, type Row } from "../report.js";
+import { withRig, type RunResult } from "../rig.js";
+
+const KiB = 1024;
+
+interface BothSides {
+  curvehost: RunResult;
+  baseline: RunResult;
+}
+
+export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): Promise<void> {
+  const receiverCounts = ctx.quick ? [1, 8] : [1, 8, 32, 64];
+  const sizes: Array<[string, number]> = ctx.quick ? [["1 KiB", KiB], ["64 KiB", 64 * KiB]] : [["100 B", 100], ["1 KiB", KiB], ["64 KiB", 64 * KiB]];
+  const seconds = ctx.quick ? 1 : 2.5;
+
+  for (const [label, size] of sizes) {
+    const byCount = new Map<number, BothSides>();
+    for (const n of receiverCounts) {
+      const params = `${n} rx, ${label}`;
+      const measure = (mode: Mode) =>
+        withRig(ctx, mode, { receivers: n, size, label: `fanout-${n}rx-${size}B` }, (rig) =>
+          rig.measure((writer, run) => closedLoop(writer, { size, run, until: { seconds } })),
+        );
+      const ours = await measure("curvehost");
+      const base = await measure("baseline");
+      const results = { curvehost: ours, baseline: base };
+      byCount.set(n, results);
+      const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
+      const losses = { curvehost: ours.losses, baseline: base.losses };
+      const details = { messages: { curvehost: ours.sent, baseline: base.sent }, seconds: { curvehost: ours.seconds, baseline: base.seconds }, window: WINDOW };
+      emit({ bench: "fan-out", params, unit: "msg/s per receiver", curvehost: ours.perReceiver, baseline: base.perReceiver, ...cpu, note: `${lossNote(losses)}; ${cpu.note}`, losses, details });
+      emit({ bench: "fan-out total", params, unit: "deliveries/s", curvehost: ours.total, baseline: base.total });
+      emit({ bench: "fan-out latency p50", params, unit: "ms", curvehost: ours.p50, baseline: base.p50, note: `closed loop, ${WINDOW} in flight: includes queueing` });
+      emit({ bench: "fan-out latency p99", params, unit: "ms", curvehost: ours.p99, baseline: base.p99 });
+      emit({ bench: "fan-out latency max", params, unit: "ms", curvehost: ours.max, baseline: base.max });
+      emit({
+        bench: "server CPU per event",
+        params,
+        unit: "µs",
+        curvehost: ours.cpuPerEvent.all,
+        baseline: base.cpuPerEvent.all,
+        note: `main thread ${pair(results, (r) => fmt(r.cpuPerEvent.main))} µs, libzmq I/O ${pair(results, (r) => fmt(r.cpuPerEvent.zmq))} µs`,
+        details: { cpuPerEvent: { curvehost: ours.cpuPerEvent, baseline: base.cpuPerEvent } },
+      });
+    }
+    emit(growthRow(label, byCount, receiverCounts));
+  }
+}
+
+/** Server CPU per event at the most receivers ÷ at one receiver: 1× is flat in N. */
+function growthRow(label: string, byCount: Map<number, BothSides>, counts: number[]): Row {
+  const [fewest, most] = [counts[0]!, counts[counts.length - 1]!];
+  const [first, last] = [byCount.get(fewest)!, byCount.get(most)!];
+  const growth = (part: "all" | "main" | "zmq") => ({
+    curvehost: last.curvehost.cpuPerEvent[part] / first.curvehost.cpuPerEvent[part],
+    baseline: last.baseline.cpuPerEvent[part] / first.baseline.cpuPerEvent[part],
+  });
+  const both = (part: "main" | "zmq") => pair(growth(part), (value) => `${fmt(value)}×`);
+  return {
+    bench: "CPU per event growth",
+    params: `${most} rx ÷ ${fewest} rx, ${label}`,
+    unit: "× (1 = flat in N)",
+    ...growth("all"),
+    note:
+      `main thread ${both("main")}, libzmq I/O ${both("zmq")}. ` +
+      "CURVE encrypts every message once per subscriber in libzmq's I/O thread, so that part grows with N for the relay too",
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Handshakes: a burst of clients connecting at once, from child processes (so
+ * that one JavaScript thread making every client's keys, proofs and sockets is
+ * not what is measured). Joins per second from the first "go" to the last join.
+ */
+import type { BenchContext } from "../context.js";
+import { startServer } from "../context.js";
+import { CpuMeter, THIS_PROCESS, type CpuWindow } from "../cpu.js";
+import type { BurstReport } from "../burst.js";
+import { ChildProgram, type ClientsJob, type Mode } from "../processes.js";
+import { cpuFields, type Row } from "../report.js";
+
+const PROCESSES = 2;
+
+interface Burst {
+  seconds: number;
+  joined: number;
+  failure: string | null;
+  cpu: CpuWindow;
+}
+
+export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => void): Promise<void> {
+  const keys = ctx.burst;
+  const burst = async (mode: Mode): Promise<Burst> => {
+    const server = await startServer(ctx, mode, "handshakes");
+    const programs: ChildProgram[] = [];
+    try {
+      for (let p = 0; p < PROCESSES; p++) {
+        const job: ClientsJob = { mode, port: server.port, serverPublicKey: ctx.serverPublicKey, keys: keys.filter((_, i) => i % PROCESSES === p) };
+        programs.push(new ChildProgram("burst.js", [JSON.stringify(job)], `burst process ${p + 1}`));
+      }
+      await Promise.all(programs.map((program) => program.receive("ready", 30_000)));
+      const meter = new CpuMeter(server.measured, [THIS_PROCESS, ...programs.map((program) => ({ label: program.label, pid: program.pid }))]);
+      for (const program of programs) program.send({ type: "go" });
+      const reports = await Promise.all(programs.map((program) => program.receive<BurstReport>("done", 120_000)));
+      const cpu = meter.stop();
+      return {
+        seconds: (Math.max(...reports.map((r) => r.endedAt)) - Math.min(...reports.map((r) => r.startedAt))) / 1000,
+        joined: reports.reduce((sum, r) => sum + r.joined, 0),
+        failure: reports.find((r) => r.failure !== null)?.failure ?? null,
+        cpu,
+      };
+    } finally {
+      await Promise.all(programs.map((program) => program.close()));
+      await server.stop();
+    }
+  };
+  const ours = await burst("curvehost");
+  const base = await burst("baseline");
+  const failures = [ours, base].flatMap((b, i) => (b.joined < keys.length ? [`${["curvehost", "baseline"][i]}: ONLY ${b.joined} OF ${keys.length} JOINED (${b.failure})`] : []));
+  const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
+  emit({
+    bench: "handshakes",
+    params: `burst of ${keys.length} clients from ${PROCESSES} processes`,
+    unit: "joins/s",
+    curvehost: ours.joined / ours.seconds,
+    baseline: base.joined / base.seconds,
+    ...cpu,
+    note: [
+      ...failures,
+      "curvehost: Client connect + join (command handshake, join proof, subscriber handshake; publisher and ttl handshakes complete in the background)",
+      "baseline: the same 4 CURVE handshakes to the relay's 4 ports, no ZAP, no join",
+      cpu.note,
+    ].join("; "),
+    losses: { curvehost: keys.length - ours.joined, baseline: keys.length - base.joined },
+    details: { clients: keys.length, seconds: { curvehost: ours.seconds, baseline: base.seconds } },
+  });
+}
