@@ -146,7 +146,7 @@ export class Client extends EventEmitter<ClientEvents> {
     return (await this.request({ type: "hello" })) as Hello;
   }
 
-  /** Joins, then connects the subscriber, publisher and ttl ports (PROTOCOL.md §3). */
+  /** Joins, then connects the subscriber, publisher and ttl ports and waits for their handshakes (PROTOCOL.md §3). */
   async join(): Promise<Welcome> {
     const sodium = await loadSodium();
     const proof = makeJoinProof(sodium, {
@@ -162,21 +162,20 @@ export class Client extends EventEmitter<ClientEvents> {
     // A subscriber misses whatever is published before its handshake completes: wait for it, so that
     // a sync after join misses nothing. Later handshakes are reconnections after the server cycled
     // its subscriber port: ask for what went past meanwhile.
-    const subscribed = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the subscriber port did not complete its handshake")), this.requestTimeoutMs);
-      this.subscriber.events.on("handshake", () => {
-        clearTimeout(timer);
-        resolve();
-        if (this.synced) void this.resync().catch(() => {});
-      });
+    const subscribed = firstHandshake(this.subscriber, "subscriber", this.requestTimeoutMs);
+    this.subscriber.events.on("handshake", () => {
+      if (this.synced) void this.resync().catch(() => {});
     });
     this.subscriber.connect(this.address(1));
     await subscribed;
     this.readSubscriber();
+    // The publisher and ttl handshakes too: once join() resolves, every port has accepted the key.
+    const connected = [firstHandshake(this.publisher, "publisher", this.requestTimeoutMs), firstHandshake(this.ttl, "ttl", this.requestTimeoutMs)];
     this.publisher.connect(this.address(2));
     this.readPublisher();
     this.ttl.connect(this.address(3));
     this.readTtl();
+    await Promise.all(connected);
     await this.ttlOut.send(encode({ type: "pong", n: 0 }));
     this.lastPing = Date.now();
     this.lostTimer = setInterval(() => {
@@ -411,6 +410,28 @@ export class Client extends EventEmitter<ClientEvents> {
     clearInterval(this.lostTimer);
     this.emit("lost", reason);
   }
+}
+
+/**
+ * Resolves at the socket's first completed CURVE handshake; rejects, naming the
+ * port, when the server refuses the key there or nothing completes in time.
+ */
+function firstHandshake(socket: zmq.Socket, port: string, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const events = socket.events;
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      events.off("handshake", done);
+      events.off("handshake:error:auth", refused);
+      if (error) reject(error);
+      else resolve();
+    };
+    const done = () => finish();
+    const refused = () => finish(new Error(`the ${port} port refused this key`));
+    const timer = setTimeout(() => finish(new Error(`the ${port} port did not complete its handshake within ${timeoutMs} ms`)), timeoutMs);
+    events.on("handshake", done);
+    events.on("handshake:error:auth", refused);
+  });
 }
 
 /** Id bytes per fetch request, so that a request header stays well under MAX_HEADER_BYTES. */

@@ -89,7 +89,7 @@ export const checkCommand: CommandModule<object, Args> = {
       }
       ok(`server ${hello.server} ${hello.version}, session "${hello.session}" (${hello.state}, ${hello.users} users); round trip ${roundTrip.toFixed(1)} ms`);
       const welcome = await client.join();
-      ok(`joined as ${welcome.user} (${welcome.role})`);
+      ok(`joined as ${welcome.user} (${welcome.role}); the subscriber, publisher and ttl ports accept your key`);
       await client.leave();
     } catch (error) {
       const reason = error instanceof ServerError ? `the server refused: ${error.message} (${error.code})` : (error as Error).message;
