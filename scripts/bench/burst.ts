@@ -1,10 +1,9 @@
 /**
  * A child process holding part of a handshake burst: its clients are made in
  * advance, and on "go" all of them connect at once. curvehost clients connect
- * and join (Client.join: the command port's CURVE handshake, the join proof, the
- * subscriber port's handshake; the publisher and ttl ports connect and finish
- * their handshakes in the background). Baseline clients make the same four
- * CURVE handshakes to the relay's four ports and wait for all of them.
+ * and join (Client.join: the command port's CURVE handshake, the join proof,
+ * then the subscriber, publisher and ttl handshakes). Baseline clients make the
+ * same four CURVE handshakes to the relay's four ports and wait for all of them.
  * Run as: node burst.js CLIENTS_JOB_JSON
  */
 import * as zmq from "zeromq";

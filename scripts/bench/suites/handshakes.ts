@@ -58,7 +58,7 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
     ...cpu,
     note: [
       ...failures,
-      "curvehost: Client connect + join (command handshake, join proof, subscriber handshake; publisher and ttl handshakes complete in the background)",
+      "curvehost: Client connect + join (4 CURVE handshakes, each through ZAP, and the join proof)",
       "baseline: the same 4 CURVE handshakes to the relay's 4 ports, no ZAP, no join",
       cpu.note,
     ].join("; "),
