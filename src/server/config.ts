@@ -1,4 +1,5 @@
 /** What a server is started with; the CLI's `serve` options map onto this one to one. */
+import os from "node:os";
 import type { FsyncMode } from "./journal/index.js";
 
 export interface ServerConfig {
@@ -16,6 +17,8 @@ export interface ServerConfig {
   maxUsers: number;
   /** How long a peer may take to complete its CURVE handshake. */
   handshakeIntervalMs: number;
+  /** libzmq I/O threads: they do the CURVE encryption, once per subscriber for every published event. */
+  ioThreads: number;
   /** Bytes of recent events kept for `resync`. */
   historyBytes: number;
   initialState: "waiting" | "open";
@@ -32,6 +35,8 @@ export const DEFAULTS = {
   maxMessageSize: 64 * 1024 * 1024,
   maxUsers: 64,
   handshakeIntervalMs: 5000,
+  // One per core, up to four: with one, a single core encrypts every subscriber's copy of every event.
+  ioThreads: Math.min(4, os.availableParallelism()),
   historyBytes: 64 * 1024 * 1024,
   initialState: "waiting",
 } as const satisfies Partial<ServerConfig>;

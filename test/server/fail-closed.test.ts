@@ -67,6 +67,11 @@ test("every port has a message size limit, a handshake limit and its own enforce
   }
 });
 
+test("the server's sockets share one context with the configured number of libzmq I/O threads", async (t) => {
+  const { server } = await startServer(t, { ioThreads: 3 });
+  for (const name of PORT_NAMES) t.is(server.socketFor(name).context.ioThreads, 3, name);
+});
+
 test("a silent TCP peer is dropped after the handshake interval", async (t) => {
   const { config } = await startServer(t, { handshakeIntervalMs: 300 });
   const socket = net.connect({ host: "127.0.0.1", port: config.port });

@@ -24,6 +24,7 @@ interface Args {
   "max-message-size": number;
   "max-users": number;
   "handshake-interval": number;
+  "io-threads": number;
   open: boolean;
   pretty: boolean;
 }
@@ -49,6 +50,7 @@ function toConfig(args: Args): ServerConfig {
     maxMessageSize: positive("max-message-size", args["max-message-size"]),
     maxUsers: positive("max-users", args["max-users"]),
     handshakeIntervalMs: positive("handshake-interval", args["handshake-interval"]),
+    ioThreads: positive("io-threads", args["io-threads"]),
     historyBytes: DEFAULTS.historyBytes,
     initialState: args.open ? "open" : "waiting",
     state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
@@ -86,6 +88,7 @@ export const serveCommand: CommandModule<object, Args> = {
       .option("max-message-size", { type: "number", default: DEFAULTS.maxMessageSize, describe: "largest message a client may send, in bytes" })
       .option("max-users", { type: "number", default: DEFAULTS.maxUsers, describe: "users joined at once" })
       .option("handshake-interval", { type: "number", default: DEFAULTS.handshakeIntervalMs, describe: "ms a peer has to complete its CURVE handshake" })
+      .option("io-threads", { type: "number", default: DEFAULTS.ioThreads, describe: "libzmq I/O threads, which do the encryption (default: one per core, up to 4)" })
       .option("open", { type: "boolean", default: false, describe: "start with the session open (otherwise an admin opens it)" })
       .option("pretty", { type: "boolean", default: false, describe: "readable logs instead of JSON" }),
   handler: async (args) => {
