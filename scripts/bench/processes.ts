@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULTS } from "../../src/server/config.js";
 import type { Measured } from "./cpu.js";
 import { withTimeout } from "./timing.js";
 
@@ -117,10 +118,10 @@ export async function startCurvehost(options: CurvehostOptions): Promise<ServerP
   };
 }
 
-/** The baseline relay (relay.ts) on four ports with the server's secret key. */
+/** The baseline relay (relay.ts) on four ports with the server's secret key and curvehost's default I/O threads. */
 export async function startRelay(serverSecretKey: string): Promise<ServerProcess> {
   const port = await freeBasePort();
-  const relay = new ChildProgram("relay.js", [String(port), serverSecretKey], "the relay");
+  const relay = new ChildProgram("relay.js", [String(port), serverSecretKey, String(DEFAULTS.ioThreads)], "the relay");
   const stop = () => terminate(relay.child, "SIGKILL", 5000);
   try {
     await relay.receive("ready", 15_000);

@@ -3,14 +3,15 @@
  * messages in on P+2 and a PUB sends them out on P+1, with the same server keys
  * as curvehost, and no protocol, checks, ZAP or journal. P and P+3 are idle
  * ROUTERs, so that the relay has curvehost's four CURVE ports (the handshake
- * suite connects to all four).
- * Run as: node relay.js PORT SECRET_KEY
+ * suite connects to all four). Its context has as many libzmq I/O threads as
+ * curvehost's, so that the ratio shows what the protocol costs, not a setting.
+ * Run as: node relay.js PORT SECRET_KEY IO_THREADS
  */
 import * as zmq from "zeromq";
 
-const [port, secretKey] = process.argv.slice(2);
+const [port, secretKey, ioThreads] = process.argv.slice(2);
 process.on("disconnect", () => process.exit(0)); // the bench is gone
-const secure = { curveServer: true, curveSecretKey: secretKey!, linger: 0 };
+const secure = { context: new zmq.Context({ ioThreads: Number(ioThreads) }), curveServer: true, curveSecretKey: secretKey!, linger: 0 };
 const [command, incoming, ttl] = [new zmq.Router(secure), new zmq.Router(secure), new zmq.Router(secure)];
 // The same high-water mark as curvehost's subscriber port.
 const publisher = new zmq.Publisher({ ...secure, sendHighWaterMark: 10_000 });
