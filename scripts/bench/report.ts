@@ -10,6 +10,8 @@ export interface Row {
   curvehost: number | null;
   baseline: number | null;
   note?: string;
+  /** Who used the machine in the measured window(s): printed with the row and kept in the JSON, left out of the table. */
+  usage?: string;
   /** Messages (or nodes, or clients) that did not arrive, where the row counts deliveries. */
   losses?: Sides<number>;
   /** Some load-generator process used ≥ 90 % of a core during the window of either side. */
@@ -61,30 +63,37 @@ export function lossNote(losses: Sides<number>): string {
 const percent = (share: number) => `${(share * 100).toFixed(0)} %`;
 
 /**
- * Who used the machine during the measured window(s), as fields of a row and a
- * note: server and load-generator CPU (in cores), the machine's idle share, and
- * loud flags when a load generator saturated or the machine had no idle left.
+ * Who used the machine during the measured window(s): server and load-generator
+ * CPU (in cores) and the machine's idle share as `usage`, and as `note` the loud
+ * flags alone: a load generator that saturated, a machine with no idle left,
+ * other processes disturbing the figures.
  */
-export function cpuFields(cpu: Sides<CpuWindow>): Pick<Row, "cpu" | "loadGeneratorSaturated" | "machineBusy"> & { note: string } {
+export function cpuFields(cpu: Sides<CpuWindow>): Pick<Row, "cpu" | "loadGeneratorSaturated" | "machineBusy"> & { usage: string; note: string } {
   const windows = [cpu.curvehost, cpu.baseline].filter((window): window is CpuWindow => window !== undefined);
   const cores = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : "-");
-  const notes = [
+  const usage =
     `cores used: server ${pair(cpu, (w) => cores(w.server?.share ?? NaN))}, load generators ${pair(cpu, (w) => cores(w.loadGenerators.reduce((sum, load) => sum + load.share, 0)))}` +
-      ` (busiest process ${pair(cpu, (w) => cores(Math.max(...w.loadGenerators.map((load) => load.share))))}); idle ${pair(cpu, (w) => percent(w.machineIdle))} of ${windows[0]?.cores ?? "?"} cores`,
-  ];
+    ` (busiest process ${pair(cpu, (w) => cores(Math.max(...w.loadGenerators.map((load) => load.share))))}); idle ${pair(cpu, (w) => percent(w.machineIdle))} of ${windows[0]?.cores ?? "?"} cores`;
+  const flags: string[] = [];
   const saturated = (["curvehost", "baseline"] as const).flatMap((side) =>
     (cpu[side]?.loadGenerators ?? []).filter((load) => load.share >= SATURATED_SHARE).map((load) => `${side}: ${load.label} at ${percent(load.share)} of a core`),
   );
-  if (saturated.length > 0) notes.push(`LOAD GENERATOR SATURATED (${saturated.join(", ")})`);
+  if (saturated.length > 0) flags.push(`LOAD GENERATOR SATURATED (${saturated.join(", ")})`);
   const busy = windows.some((window) => window.busyMachine);
-  if (busy) notes.push("machine busy (< 5 % idle): everything competed for the cores");
-  if (windows.some((window) => window.others >= OTHERS_NOTED)) notes.push(`OTHER PROCESSES used ${pair(cpu, (w) => cores(w.others))} cores: figures disturbed`);
-  return { cpu, loadGeneratorSaturated: saturated.length > 0, machineBusy: busy, note: notes.join("; ") };
+  if (busy) flags.push("machine busy (< 5 % idle)");
+  if (windows.some((window) => window.others >= OTHERS_NOTED)) flags.push(`OTHER PROCESSES used ${pair(cpu, (w) => cores(w.others))} cores: figures disturbed`);
+  return { cpu, loadGeneratorSaturated: saturated.length > 0, machineBusy: busy, usage, note: flags.join("; ") };
+}
+
+/** The parts of a note that say something, joined. */
+export function notes(...parts: Array<string | undefined>): string {
+  return parts.filter((part) => part).join("; ");
 }
 
 export function printRow(row: Row): void {
   const values = `${fmt(row.curvehost).padStart(9)} vs ${fmt(row.baseline).padStart(9)} ${row.unit}`;
-  console.log(`${row.bench.padEnd(26)} ${row.params.padEnd(40)} ${values}${ratio(row) === null ? "" : ` = ${fmt(ratio(row))}×`}${row.note ? `  (${row.note})` : ""}`);
+  const said = notes(row.note, row.usage);
+  console.log(`${row.bench.padEnd(26)} ${row.params.padEnd(40)} ${values}${ratio(row) === null ? "" : ` = ${fmt(ratio(row))}×`}${said ? `  (${said})` : ""}`);
 }
 
 export function markdownTable(rows: Row[]): string {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { promises as fs } from "node:fs";
 import type { BenchContext } from "../context.js";
 import { closedLoop, WINDOW } from "../load.js";
-import { cpuFields, type Row } from "../report.js";
+import { cpuFields, notes, type Row } from "../report.js";
 import { withRig, type RunResult } from "../rig.js";
 
 const SIZE = 1024;
@@ -31,7 +31,7 @@ export async function commitsSuite(ctx: BenchContext, emit: (row: Row) => void):
       curvehost: rate(journaled),
       baseline: rate(ephemeral),
       ...cpu,
-      note: `baseline: curvehost --no-state; ${WINDOW} in flight; ${cpu.note}`,
+      note: notes(`baseline: curvehost --no-state; ${WINDOW} in flight`, cpu.note),
     });
   }
 }

@@ -7,7 +7,7 @@
 import type { BenchContext } from "../context.js";
 import { closedLoop, WINDOW } from "../load.js";
 import type { Mode } from "../processes.js";
-import { cpuFields, fmt, lossNote, pair, type Row } from "../report.js";
+import { cpuFields, fmt, lossNote, notes, pair, type Row } from "../report.js";
 import { withRig, type RunResult } from "../rig.js";
 
 const KiB = 1024;
@@ -37,7 +37,7 @@ export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): 
       const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
       const losses = { curvehost: ours.losses, baseline: base.losses };
       const details = { messages: { curvehost: ours.sent, baseline: base.sent }, seconds: { curvehost: ours.seconds, baseline: base.seconds }, window: WINDOW };
-      emit({ bench: "fan-out", params, unit: "msg/s per receiver", curvehost: ours.perReceiver, baseline: base.perReceiver, ...cpu, note: `${lossNote(losses)}; ${cpu.note}`, losses, details });
+      emit({ bench: "fan-out", params, unit: "msg/s per receiver", curvehost: ours.perReceiver, baseline: base.perReceiver, ...cpu, note: notes(lossNote(losses), cpu.note), losses, details });
       emit({ bench: "fan-out total", params, unit: "deliveries/s", curvehost: ours.total, baseline: base.total });
       emit({ bench: "fan-out latency p50", params, unit: "ms", curvehost: ours.p50, baseline: base.p50, note: `closed loop, ${WINDOW} in flight: includes queueing` });
       emit({ bench: "fan-out latency p99", params, unit: "ms", curvehost: ours.p99, baseline: base.p99 });

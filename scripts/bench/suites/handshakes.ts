@@ -8,7 +8,7 @@ import { startServer } from "../context.js";
 import { CpuMeter, THIS_PROCESS, type CpuWindow } from "../cpu.js";
 import type { BurstReport } from "../burst.js";
 import { ChildProgram, type ClientsJob, type Mode } from "../processes.js";
-import { cpuFields, type Row } from "../report.js";
+import { cpuFields, notes, type Row } from "../report.js";
 
 const PROCESSES = 2;
 
@@ -56,12 +56,12 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
     curvehost: ours.joined / ours.seconds,
     baseline: base.joined / base.seconds,
     ...cpu,
-    note: [
+    note: notes(
       ...failures,
       "curvehost: Client connect + join (4 CURVE handshakes, each through ZAP, and the join proof)",
       "baseline: the same 4 CURVE handshakes to the relay's 4 ports, no ZAP, no join",
       cpu.note,
-    ].join("; "),
+    ),
     losses: { curvehost: keys.length - ours.joined, baseline: keys.length - base.joined },
     details: { clients: keys.length, seconds: { curvehost: ours.seconds, baseline: base.seconds } },
   });

@@ -12,7 +12,7 @@ import { CpuMeter, THIS_PROCESS, type CpuWindow } from "../cpu.js";
 import { startServer, type BenchContext } from "../context.js";
 import { closedLoop, curvehostClient, WINDOW } from "../load.js";
 import { memoryOf } from "../processes.js";
-import { cpuFields, lossNote, type Row } from "../report.js";
+import { cpuFields, lossNote, notes, type Row } from "../report.js";
 import { withRig } from "../rig.js";
 import { now, sleep, withTimeout } from "../timing.js";
 import { joinIdleUsers, memoryRows } from "./memory.js";
@@ -70,7 +70,7 @@ export async function joinAndMemorySuites(ctx: BenchContext, emit: (row: Row) =>
       curvehost: joined.seconds,
       baseline: relayed.seconds,
       ...cpu,
-      note: `${held}; curvehost: connect, join, sync; baseline: the same bytes relayed to one subscriber, ${WINDOW} in flight; ${lossNote(losses)}; ${cpu.note}`,
+      note: notes(`${held}; curvehost: connect, join, sync; baseline: the same bytes relayed to one subscriber, ${WINDOW} in flight`, lossNote(losses), cpu.note),
       losses,
       details: { nodes, bytes, held: joined.held },
     });

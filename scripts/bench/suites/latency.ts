@@ -7,7 +7,7 @@
 import type { BenchContext } from "../context.js";
 import { closedLoop, openLoop, WINDOW } from "../load.js";
 import type { Mode } from "../processes.js";
-import { cpuFields, fmt, lossNote, pair, type Row } from "../report.js";
+import { cpuFields, fmt, lossNote, notes, pair, type Row } from "../report.js";
 import { withRig, type RunResult } from "../rig.js";
 
 const RECEIVERS = 16;
@@ -38,7 +38,7 @@ export async function latencySuite(ctx: BenchContext, emit: (row: Row) => void):
           curvehost: maxRate,
           baseline: null,
           ...cpu,
-          note: `${lossNote({ curvehost: max.losses })}; the rates below are fractions of this; ${cpu.note}`,
+          note: notes(lossNote({ curvehost: max.losses }), "the rates below are fractions of this", cpu.note),
           losses: { curvehost: max.losses },
         });
       }
@@ -70,7 +70,7 @@ export async function latencySuite(ctx: BenchContext, emit: (row: Row) => void):
       curvehost: sides.curvehost.p50,
       baseline: sides.baseline.p50,
       ...cpu,
-      note: `open loop ${pacedSeconds} s; ${lossNote(losses)}; sender at most ${pair(sides, (side) => fmt(side.maxLateMs))} ms late; ${cpu.note}`,
+      note: notes(`open loop ${pacedSeconds} s`, lossNote(losses), `sender at most ${pair(sides, (side) => fmt(side.maxLateMs))} ms late`, cpu.note),
       losses,
       details: { offeredRate: rate, fractionOfMax: fraction, seconds: pacedSeconds, maxSenderLatenessMs: { curvehost: sides.curvehost.maxLateMs, baseline: sides.baseline.maxLateMs } },
     });
