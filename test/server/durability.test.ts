@@ -19,7 +19,9 @@ test("a restart restores nodes, owners, deltas, session state and seq from the j
   await admin.commit("shared", Buffer.from("s"), { owner: "common" });
   await admin.open();
   await admin.delete(["gone"]);
-  await admin.lock(["shared"]);
+  const locked = (await admin.lock(["shared"])) as { seq: number };
+  // The ok comes on the command port; the rights event may still be on its way on the subscriber port.
+  if (admin.replica.seq < locked.seq) await nextEvent<[{ seq: number }]>(admin, "event", (event) => event.seq >= locked.seq, 3000);
   const before = snapshot(admin);
   const seq = admin.replica.seq;
   await first.server.stop();
