@@ -23,7 +23,7 @@ import {
 import { makeJoinProof } from "../protocol/join-proof.js";
 import { Replica } from "./replica.js";
 import { Requests } from "./requests.js";
-import { receiveEach } from "../transport/receive.js";
+import { receiveEach, type ReadableSocket } from "../transport/receive.js";
 import { SendQueue } from "../transport/send-queue.js";
 
 export interface ClientOptions {
@@ -307,16 +307,20 @@ export class Client extends EventEmitter<ClientEvents> {
     return reply;
   }
 
-  /** Reads a socket until it closes; an error there (or in a listener) ends the reading, as a close would. */
-  private read(socket: zmq.Readable & { readonly closed: boolean }, handle: (frames: Buffer[]) => void): void {
-    receiveEach(socket, handle).catch(() => {});
+  /**
+   * Reads a socket until it closes, handing on each message the server could have
+   * sent (anything else is dropped); an error there, or in a listener, ends the
+   * reading as a close would.
+   */
+  private read(socket: ReadableSocket, handle: (message: ServerMessage, payload: Buffer[]) => void): void {
+    receiveEach(socket, (frames) => {
+      const decoded = safeDecode(frames);
+      if (decoded) handle(decoded.message, decoded.payload);
+    }).catch(() => {});
   }
 
   private readCommands(): void {
-    this.read(this.command, (frames) => {
-      const decoded = safeDecode(frames);
-      if (!decoded) return;
-      const { message, payload } = decoded;
+    this.read(this.command, (message, payload) => {
       if (message.type === "kicked") {
         this.emit("kicked", message.by);
         return;
@@ -332,10 +336,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private readSubscriber(): void {
-    this.read(this.subscriber, (frames) => {
-      const decoded = safeDecode(frames);
-      if (!decoded) return;
-      const { message, payload } = decoded;
+    this.read(this.subscriber, (message, payload) => {
       if (message.type === "presence") {
         this.emit("presence", message);
         return;
@@ -356,10 +357,9 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private readPublisher(): void {
-    this.read(this.publisher, (frames) => {
-      const decoded = safeDecode(frames);
-      if (!decoded || decoded.message.type !== "rejected") return;
-      const rejected = decoded.message;
+    this.read(this.publisher, (message) => {
+      if (message.type !== "rejected") return;
+      const rejected = message;
       for (const [id, waiting] of this.pendingCommits) {
         const index = waiting.findIndex((commit) => commit.ref === rejected.ref);
         if (index < 0) continue;
@@ -371,11 +371,10 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private readTtl(): void {
-    this.read(this.ttl, (frames) => {
-      const decoded = safeDecode(frames);
-      if (!decoded || decoded.message.type !== "ping") return;
+    this.read(this.ttl, (message) => {
+      if (message.type !== "ping") return;
       this.lastPing = Date.now();
-      void this.ttlOut.send(encode({ type: "pong", n: decoded.message.n })).catch(() => {});
+      void this.ttlOut.send(encode({ type: "pong", n: message.n })).catch(() => {});
     });
   }
 

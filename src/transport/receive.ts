@@ -6,7 +6,9 @@
  */
 import type * as zmq from "zeromq";
 
-export async function receiveEach(socket: zmq.Readable & { readonly closed: boolean }, handle: (frames: Buffer[]) => void): Promise<void> {
+export type ReadableSocket = zmq.Readable & { readonly closed: boolean };
+
+export async function receiveEach(socket: ReadableSocket, handle: (frames: Buffer[]) => void): Promise<void> {
   for (;;) {
     let frames: Buffer[];
     try {
