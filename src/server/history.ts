@@ -23,11 +23,13 @@ const INLINE_FRAME_BYTES = 4096;
 const CHUNK_INLINE_BYTES = 64 * 1024;
 /** A chunk closes once it holds this many bytes, inline and referenced: the unit in which history falls off. */
 const CHUNK_HELD_BYTES = 1024 * 1024;
+/** A record starts with its seq (float64) and its frame count (uint32), then one uint32 descriptor per frame. */
+const RECORD_HEAD_BYTES = 12;
 /** Set in a frame's descriptor when the frame is referenced; the low bits are then its index in `refs`. */
 const REFERENCED = 0x8000_0000;
 
 interface Chunk {
-  /** Records: seq (float64), frame count (uint32), one uint32 descriptor per frame, then the inline frames. */
+  /** Records, each its head (RECORD_HEAD_BYTES and the descriptors) then its inline frames. */
   inline: Buffer;
   used: number;
   refs: Buffer[];
@@ -50,7 +52,7 @@ export class History {
   }
 
   add(seq: number, frames: readonly Buffer[]): void {
-    let inlineBytes = 12 + 4 * frames.length;
+    let inlineBytes = RECORD_HEAD_BYTES + 4 * frames.length;
     let heldBytes = 0;
     for (const frame of frames) {
       if (frame.length <= INLINE_FRAME_BYTES) inlineBytes += frame.length;
@@ -58,21 +60,21 @@ export class History {
     }
     const chunk = this.chunkFor(inlineBytes, heldBytes);
     const { inline } = chunk;
-    let offset = chunk.used;
+    const offset = chunk.used;
     inline.writeDoubleLE(seq, offset);
     inline.writeUInt32LE(frames.length, offset + 8);
-    let data = offset + 12 + 4 * frames.length;
+    let data = offset + RECORD_HEAD_BYTES + 4 * frames.length;
     for (const [i, frame] of frames.entries()) {
+      const descriptorAt = offset + RECORD_HEAD_BYTES + 4 * i;
       if (frame.length <= INLINE_FRAME_BYTES) {
-        inline.writeUInt32LE(frame.length, offset + 12 + 4 * i);
+        inline.writeUInt32LE(frame.length, descriptorAt);
         data += frame.copy(inline, data);
       } else {
-        inline.writeUInt32LE((REFERENCED | chunk.refs.length) >>> 0, offset + 12 + 4 * i);
+        inline.writeUInt32LE((REFERENCED | chunk.refs.length) >>> 0, descriptorAt);
         chunk.refs.push(frame);
       }
     }
-    offset = data;
-    chunk.used = offset;
+    chunk.used = data;
     chunk.held += heldBytes;
     chunk.lastSeq = seq;
     this.bytes += heldBytes;
@@ -95,10 +97,10 @@ export class History {
       while (offset < chunk.used) {
         const seq = inline.readDoubleLE(offset);
         const count = inline.readUInt32LE(offset + 8);
-        let data = offset + 12 + 4 * count;
+        let data = offset + RECORD_HEAD_BYTES + 4 * count;
         const frames: Buffer[] = [];
         for (let i = 0; i < count; i++) {
-          const descriptor = inline.readUInt32LE(offset + 12 + 4 * i);
+          const descriptor = inline.readUInt32LE(offset + RECORD_HEAD_BYTES + 4 * i);
           if (descriptor & REFERENCED) {
             frames.push(refs[descriptor & ~REFERENCED]!);
           } else {
