@@ -5,10 +5,10 @@
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULTS } from "../../src/server/config.js";
+import { freePortBlock } from "../../test/helpers/ports.js";
 import type { Measured } from "./cpu.js";
 import { withTimeout } from "./timing.js";
 
@@ -47,20 +47,6 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals | null, gra
   }
 }
 
-/** A base port P with P..P+3 free on 127.0.0.1, below the ephemeral range. */
-async function freeBasePort(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = net.createServer().once("error", () => resolve(false));
-      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 10_000 + Math.floor(Math.random() * 22_000);
-    if ((await free(base)) && (await free(base + 1)) && (await free(base + 2)) && (await free(base + 3))) return base;
-  }
-  throw new Error("bench: found no four free ports in a row");
-}
-
 export interface ServerProcess {
   /** The base port P. */
   port: number;
@@ -80,7 +66,7 @@ export interface CurvehostOptions {
 let profiles = 0;
 
 export async function startCurvehost(options: CurvehostOptions): Promise<ServerProcess> {
-  const port = await freeBasePort();
+  const port = await freePortBlock(4);
   const profile = options.profileDir
     ? ["--cpu-prof", "--cpu-prof-dir", options.profileDir, "--cpu-prof-name", `${String(++profiles).padStart(3, "0")}-${options.label.replace(/[^\w.-]+/g, "_")}.cpuprofile`]
     : [];
@@ -120,7 +106,7 @@ export async function startCurvehost(options: CurvehostOptions): Promise<ServerP
 
 /** The baseline relay (relay.ts) on four ports with the server's secret key and curvehost's default I/O threads. */
 export async function startRelay(serverSecretKey: string): Promise<ServerProcess> {
-  const port = await freeBasePort();
+  const port = await freePortBlock(4);
   const relay = new ChildProgram("relay.js", [String(port), serverSecretKey, String(DEFAULTS.ioThreads)], "the relay");
   const stop = () => terminate(relay.child, "SIGKILL", 5000);
   try {
