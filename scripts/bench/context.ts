@@ -4,6 +4,8 @@ import { startCurvehost, startRelay, type Mode, type ServerProcess } from "./pro
 
 export interface BenchContext {
   quick: boolean;
+  /** How many times fan-out and latency rows measure each side, interleaved (repeat.ts). */
+  repeat: number;
   /** A scratch directory, removed at the end. */
   tmpDir: string;
   keysDir: string;

@@ -1,7 +1,9 @@
 /**
- * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--profile DIR]
- *   SUITE: fanout, latency, commits, join, memory, handshakes; --profile writes a
- *   V8 CPU profile of every curvehost server started into DIR.
+ * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--repeat N] [--profile DIR]
+ *   SUITE: fanout, latency, commits, join, memory, handshakes; --repeat measures
+ *   each fan-out and latency row N times a side, interleaved, and reports the
+ *   medians (default 3, 1 with --quick); --profile writes a V8 CPU profile of
+ *   every curvehost server started into DIR.
  *
  * curvehost against a minimal relay with the same CURVE keys (relay.ts),
  * measured in the same run and driven by the same clients; every figure is also
@@ -28,12 +30,14 @@ type Suite = (typeof SUITES)[number];
 /** The writer, and up to 64 receivers or joined users. */
 const USERS = 65;
 
-function parseArguments(): { quick: boolean; suites: Set<Suite>; profileDir: string | undefined } {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, profile: { type: "string" } } });
+function parseArguments(): { quick: boolean; repeat: number; suites: Set<Suite>; profileDir: string | undefined } {
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" } } });
   const names = values.only ? values.only.split(",").map((name) => name.trim()) : [...SUITES];
   const unknown = names.filter((name) => !(SUITES as readonly string[]).includes(name));
   if (unknown.length > 0) throw new Error(`bench: no suite ${unknown.join(", ")}; the suites are ${SUITES.join(", ")}`);
-  return { quick: values.quick!, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined };
+  const repeat = values.repeat === undefined ? (values.quick ? 1 : 3) : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error(`bench: --repeat takes a whole number from 1 to 20, not "${values.repeat}"`);
+  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined };
 }
 
 /** A key store with the server keypair, USERS allowed users and, if asked, the handshake burst's keys. */
@@ -54,15 +58,15 @@ async function createKeys(dir: string, burstSize: number): Promise<Pick<BenchCon
 
 async function main(): Promise<number> {
   const started = now();
-  const { quick, suites, profileDir } = parseArguments();
+  const { quick, repeat, suites, profileDir } = parseArguments();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}`;
-  console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}`);
+  console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out and latency row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
   console.log("Notes give curvehost/baseline as a/b; \"cores used\" is CPU time ÷ wall time over the measured window.\n");
   if (profileDir) await fs.mkdir(profileDir, { recursive: true });
 
   const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), "curvehost-bench-"));
   process.once("exit", () => rmSync(tmpDir, { recursive: true, force: true })); // also when interrupted
-  const ctx: BenchContext = { quick, tmpDir, profileDir, ...(await createKeys(path.join(tmpDir, "keys"), suites.has("handshakes") ? (quick ? 50 : 200) : 0)) };
+  const ctx: BenchContext = { quick, repeat, tmpDir, profileDir, ...(await createKeys(path.join(tmpDir, "keys"), suites.has("handshakes") ? (quick ? 50 : 200) : 0)) };
   const rows: Row[] = [];
   const emit = (row: Row) => (rows.push(row), printRow(row));
   const plan: Array<[string, boolean, () => Promise<void>]> = [
@@ -85,7 +89,7 @@ async function main(): Promise<number> {
   }
 
   const out = path.resolve("bench-results.json");
-  await writeResults(out, { date: new Date().toISOString(), quick, machine, node: process.version, seconds: (now() - started) / 1000, failures }, rows);
+  await writeResults(out, { date: new Date().toISOString(), quick, repeat, machine, node: process.version, seconds: (now() - started) / 1000, failures }, rows);
   console.log(`\n${markdownTable(rows)}\n`);
   if (failures.length > 0) console.log(`FAILED: ${failures.join("; ")}`);
   console.log(`Wrote ${out} (${((now() - started) / 1000).toFixed(0)} s)`);

@@ -102,7 +102,7 @@ export function markdownTable(rows: Row[]): string {
   return lines.join("\n");
 }
 
-export async function writeResults(file: string, header: { date: string; quick: boolean; machine: string; node: string; seconds: number; failures: string[] }, rows: Row[]): Promise<void> {
+export async function writeResults(file: string, header: { date: string; quick: boolean; repeat: number; machine: string; node: string; seconds: number; failures: string[] }, rows: Row[]): Promise<void> {
   const withRatios = rows.map((row) => ({ ...row, ratio: ratio(row) }));
   // NaN and Infinity are not JSON: they become null, like a figure that does not apply.
   await fs.writeFile(file, JSON.stringify({ ...header, rows: withRatios }, (_, value) => (typeof value === "number" && !Number.isFinite(value) ? null : value), 2) + "\n");

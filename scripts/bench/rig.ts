@@ -105,3 +105,8 @@ export async function withRig<T>(ctx: BenchContext, mode: Mode, options: Paramet
     await rig.stop();
   }
 }
+
+/** Both servers' rigs at once, so that their runs can be interleaved (repeat.ts); both stopped whatever happens. */
+export function withRigs<T>(ctx: BenchContext, options: Parameters<typeof Rig.start>[2], use: (rigs: Record<Mode, Rig>) => Promise<T>): Promise<T> {
+  return withRig(ctx, "curvehost", options, (curvehost) => withRig(ctx, "baseline", options, (baseline) => use({ curvehost, baseline })));
+}

@@ -6,9 +6,9 @@
  */
 import type { BenchContext } from "../context.js";
 import { closedLoop, WINDOW } from "../load.js";
-import type { Mode } from "../processes.js";
 import { cpuFields, fmt, lossNote, notes, pair, type Row } from "../report.js";
-import { withRig, type RunResult } from "../rig.js";
+import { eachRun, interleaved, medians, spreadNote, totals } from "../repeat.js";
+import { withRigs, type RunResult } from "../rig.js";
 
 const KiB = 1024;
 
@@ -26,18 +26,16 @@ export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): 
     const byCount = new Map<number, BothSides>();
     for (const n of receiverCounts) {
       const params = `${n} rx, ${label}`;
-      const measure = (mode: Mode) =>
-        withRig(ctx, mode, { receivers: n, size, label: `fanout-${n}rx-${size}B` }, (rig) =>
-          rig.measure((writer, run) => closedLoop(writer, { size, run, until: { seconds } })),
-        );
-      const ours = await measure("curvehost");
-      const base = await measure("baseline");
-      const results = { curvehost: ours, baseline: base };
+      const runs = await withRigs(ctx, { receivers: n, size, label: `fanout-${n}rx-${size}B` }, (rigs) =>
+        interleaved(ctx.repeat, (mode) => rigs[mode].measure((writer, run) => closedLoop(writer, { size, run, until: { seconds } }))),
+      );
+      const results = medians(runs, (run) => run.perReceiver);
+      const { curvehost: ours, baseline: base } = results;
       byCount.set(n, results);
       const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
-      const losses = { curvehost: ours.losses, baseline: base.losses };
-      const details = { messages: { curvehost: ours.sent, baseline: base.sent }, seconds: { curvehost: ours.seconds, baseline: base.seconds }, window: WINDOW };
-      emit({ bench: "fan-out", params, unit: "msg/s per receiver", curvehost: ours.perReceiver, baseline: base.perReceiver, ...cpu, note: notes(lossNote(losses), cpu.note), losses, details });
+      const losses = totals(runs, (run) => run.losses);
+      const details = { messages: { curvehost: ours.sent, baseline: base.sent }, seconds: { curvehost: ours.seconds, baseline: base.seconds }, window: WINDOW, perReceiverEveryRun: eachRun(runs, (run) => run.perReceiver) };
+      emit({ bench: "fan-out", params, unit: "msg/s per receiver", curvehost: ours.perReceiver, baseline: base.perReceiver, ...cpu, note: notes(spreadNote(runs, (run) => run.perReceiver), lossNote(losses), cpu.note), losses, details });
       emit({ bench: "fan-out total", params, unit: "deliveries/s", curvehost: ours.total, baseline: base.total });
       emit({ bench: "fan-out latency p50", params, unit: "ms", curvehost: ours.p50, baseline: base.p50, note: `closed loop, ${WINDOW} in flight: includes queueing` });
       emit({ bench: "fan-out latency p99", params, unit: "ms", curvehost: ours.p99, baseline: base.p99 });
