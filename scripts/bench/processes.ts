@@ -132,6 +132,8 @@ export interface Message {
 /** What a child process of clients (receiver.js, burst.js) is given as its argument, in JSON. */
 export interface ClientsJob {
   mode: Mode;
+  /** curvehost receivers without the client library (bare-member.ts). */
+  bare?: boolean;
   port: number;
   serverPublicKey: string;
   keys: Array<{ publicKey: string; secretKey: string }>;

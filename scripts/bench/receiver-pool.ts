@@ -21,11 +21,11 @@ export class ReceiverPool {
   ) {}
 
   /** Receivers for `keys`, spread over as many processes as there are cores, each joined and ready. */
-  static async start(mode: Mode, port: number, serverPublicKey: string, keys: KeyPair[]): Promise<ReceiverPool> {
+  static async start(mode: Mode, port: number, serverPublicKey: string, keys: KeyPair[], bare = false): Promise<ReceiverPool> {
     const processes = Math.min(keys.length, Math.max(2, os.cpus().length));
     const groups = Array.from({ length: processes }, (_, p) => keys.filter((_, i) => i % processes === p));
     const programs = groups.map(
-      (group, p) => new ChildProgram("receiver.js", [JSON.stringify({ mode, port, serverPublicKey, keys: group } satisfies ClientsJob)], `receiver process ${p + 1}`),
+      (group, p) => new ChildProgram("receiver.js", [JSON.stringify({ mode, bare, port, serverPublicKey, keys: group } satisfies ClientsJob)], `receiver process ${p + 1}`),
     );
     const pool = new ReceiverPool(programs, keys.length);
     try {

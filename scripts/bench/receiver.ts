@@ -1,8 +1,9 @@
 /**
  * A child process holding some of the receivers of a run, so that reading is
  * spread over processes rather than one JavaScript thread doing all of it.
- * curvehost receivers are Clients (connect, join, sync); baseline receivers are
- * bare SUB sockets on the relay. Each receiver counts the messages of the current
+ * curvehost receivers are Clients (connect, join, sync), or with `bare` the
+ * cut-down users of bare-member.ts; baseline receivers are bare SUB sockets on
+ * the relay. Each receiver counts the messages of the current
  * run and their latency from the due time stamped in the payload.
  *
  * Messages from the bench (see ReceiverPool): begin (a run; answered "begun"),
@@ -11,6 +12,7 @@
  */
 import * as zmq from "zeromq";
 import type { KeyPair } from "../../src/keys/index.js";
+import { joinBare, readFrames } from "./bare-member.js";
 import { curvehostClient } from "./load.js";
 import { readStamp } from "./payload.js";
 import { Samples } from "./samples.js";
@@ -48,6 +50,7 @@ function onPayload(receiver: number, payload: Buffer | undefined): void {
 }
 
 async function connect(index: number, keys: KeyPair): Promise<() => void> {
+  if (job.mode === "curvehost" && job.bare) return joinBare(job.port, job.serverPublicKey, keys, (payload) => onPayload(index, payload));
   if (job.mode === "curvehost") {
     const client = curvehostClient(job.port, job.serverPublicKey, keys);
     client.on("event", (event, frames) => event.type === "commit" && onPayload(index, frames[0]));
@@ -62,9 +65,7 @@ async function connect(index: number, keys: KeyPair): Promise<() => void> {
   socket.subscribe();
   socket.connect(`tcp://127.0.0.1:${job.port + 1}`);
   await connected;
-  void (async () => {
-    for await (const [payload] of socket) onPayload(index, payload);
-  })().catch(() => {});
+  readFrames(socket, 0, (payload) => onPayload(index, payload));
   return () => socket.close();
 }
 

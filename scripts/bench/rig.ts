@@ -43,13 +43,20 @@ export class Rig {
     private readonly writer: Writer,
   ) {}
 
-  /** Starts the server, `receivers` receivers (users 1…) and the writer (user 0), and warms up with `size`-byte messages. */
-  static async start(ctx: BenchContext, mode: Mode, options: { receivers: number; size: number; label: string; serveArgs?: string[] }): Promise<Rig> {
+  /**
+   * Starts the server, `receivers` receivers (users 1…; curvehost's are Clients
+   * unless `bareReceivers`) and the writer (user 0), and warms up with `size`-byte messages.
+   */
+  static async start(
+    ctx: BenchContext,
+    mode: Mode,
+    options: { receivers: number; size: number; label: string; serveArgs?: string[]; bareReceivers?: boolean },
+  ): Promise<Rig> {
     const server = await startServer(ctx, mode, options.label, options.serveArgs);
     let pool: ReceiverPool | undefined;
     let writer: Writer | undefined;
     try {
-      pool = await ReceiverPool.start(mode, server.port, ctx.serverPublicKey, ctx.users.slice(1, options.receivers + 1));
+      pool = await ReceiverPool.start(mode, server.port, ctx.serverPublicKey, ctx.users.slice(1, options.receivers + 1), options.bareReceivers);
       writer = await openWriter(mode, server.port, ctx.serverPublicKey, ctx.users[0]!);
       await closedLoop(writer, { size: options.size, run: 0, until: { seconds: WARM_UP_SECONDS } });
       return new Rig(server, pool, writer);

@@ -26,16 +26,9 @@ export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): 
     const byCount = new Map<number, BothSides>();
     for (const n of receiverCounts) {
       const params = `${n} rx, ${label}`;
-      const runs = await withRigs(ctx, { receivers: n, size, label: `fanout-${n}rx-${size}B` }, (rigs) =>
-        interleaved(ctx.repeat, (mode) => rigs[mode].measure((writer, run) => closedLoop(writer, { size, run, until: { seconds } }))),
-      );
-      const results = medians(runs, (run) => run.perReceiver);
+      const results = await throughputRow(ctx, emit, { bench: "fan-out", receivers: n, size, label, seconds, bare: false });
       const { curvehost: ours, baseline: base } = results;
       byCount.set(n, results);
-      const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
-      const losses = totals(runs, (run) => run.losses);
-      const details = { messages: { curvehost: ours.sent, baseline: base.sent }, seconds: { curvehost: ours.seconds, baseline: base.seconds }, window: WINDOW, perReceiverEveryRun: eachRun(runs, (run) => run.perReceiver) };
-      emit({ bench: "fan-out", params, unit: "msg/s per receiver", curvehost: ours.perReceiver, baseline: base.perReceiver, ...cpu, note: notes(spreadNote(runs, (run) => run.perReceiver), lossNote(losses), cpu.note), losses, details });
       emit({ bench: "fan-out total", params, unit: "deliveries/s", curvehost: ours.total, baseline: base.total });
       emit({ bench: "fan-out latency p50", params, unit: "ms", curvehost: ours.p50, baseline: base.p50, note: `closed loop, ${WINDOW} in flight: includes queueing` });
       emit({ bench: "fan-out latency p99", params, unit: "ms", curvehost: ours.p99, baseline: base.p99 });
@@ -52,6 +45,45 @@ export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): 
     }
     emit(growthRow(label, byCount, receiverCounts));
   }
+
+  // The same rate with curvehost's receivers cut down to what the relay's do (bare-member.ts):
+  // what is left of the gap is the server and the wire format, not the client library.
+  const bareSizes = ctx.quick ? sizes.slice(0, 1) : sizes.filter(([, size]) => size >= KiB);
+  for (const [label, size] of bareSizes) await throughputRow(ctx, emit, { bench: "fan-out, bare receivers", receivers: BARE_RECEIVERS, size, label, seconds, bare: true });
+}
+
+/** Receivers in the bare-receiver rows: the count the 1 KiB target is set at. */
+const BARE_RECEIVERS = 8;
+
+/** Measures one fan-out case on both sides, interleaved, and emits its throughput row; returns each side's median run. */
+async function throughputRow(
+  ctx: BenchContext,
+  emit: (row: Row) => void,
+  fanout: { bench: string; receivers: number; size: number; label: string; seconds: number; bare: boolean },
+): Promise<BothSides> {
+  const { receivers, size, seconds } = fanout;
+  const rig = { receivers, size, label: `fanout-${receivers}rx-${size}B${fanout.bare ? "-bare" : ""}`, bareReceivers: fanout.bare };
+  const runs = await withRigs(ctx, rig, (rigs) =>
+    interleaved(ctx.repeat, (mode) => rigs[mode].measure((writer, run) => closedLoop(writer, { size, run, until: { seconds } }))),
+  );
+  const results = medians(runs, (run) => run.perReceiver);
+  const { curvehost: ours, baseline: base } = results;
+  const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
+  const losses = totals(runs, (run) => run.losses);
+  const details = { messages: { curvehost: ours.sent, baseline: base.sent }, seconds: { curvehost: ours.seconds, baseline: base.seconds }, window: WINDOW, perReceiverEveryRun: eachRun(runs, (run) => run.perReceiver) };
+  const spread = spreadNote(runs, (run) => run.perReceiver);
+  emit({
+    bench: fanout.bench,
+    params: `${receivers} rx, ${fanout.label}`,
+    unit: "msg/s per receiver",
+    curvehost: ours.perReceiver,
+    baseline: base.perReceiver,
+    ...cpu,
+    note: notes(fanout.bare ? "curvehost's receivers join, then read as the relay's do" : "", spread, lossNote(losses), cpu.note),
+    losses,
+    details,
+  });
+  return results;
 }
 
 /** Server CPU per event at the most receivers ÷ at one receiver: 1× is flat in N. */

@@ -1,0 +1,63 @@
+/**
+ * A curvehost user cut down to what a fan-out receiver needs: the join on the
+ * command port (PROTOCOL.md §3), a SUB socket on the subscriber port, and pongs
+ * on the ttl port so that the server keeps the user. No schema checks and no
+ * replica: each message is read exactly as the relay's receivers read theirs, so
+ * a row driven by these shows what the server and the two-frame events cost,
+ * apart from the client library's own work.
+ */
+import { randomBytes } from "node:crypto";
+import * as zmq from "zeromq";
+import type { KeyPair } from "../../src/keys/index.js";
+import { loadSodium } from "../../src/keys/sodium.js";
+import { PROTOCOL_VERSION, decodeMessage, encode } from "../../src/protocol/index.js";
+import { makeJoinProof } from "../../src/protocol/join-proof.js";
+import { receiveEach } from "../../src/transport/receive.js";
+import { withTimeout } from "./timing.js";
+
+/** Hands on frame `index` of every message on the subscriber until the socket closes: the same loop for every bare receiver. */
+export function readFrames(socket: zmq.Subscriber, index: number, onFrame: (frame: Buffer | undefined) => void): void {
+  void (async () => {
+    for await (const frames of socket) onFrame(frames[index]);
+  })().catch(() => {});
+}
+
+function handshake(socket: zmq.Socket): Promise<void> {
+  return new Promise((resolve) => socket.events.on("handshake", () => resolve()));
+}
+
+/** Joins as `keys` and hands on the payload frame of every event published; resolves with a closer. */
+export async function joinBare(port: number, serverPublicKey: string, keys: KeyPair, onPayload: (payload: Buffer | undefined) => void): Promise<() => void> {
+  const routingId = randomBytes(16);
+  routingId[0] = routingId[0]! | 0x01; // libzmq reserves a leading 0 for the ids it makes up
+  const secure = { curveServerKey: serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 };
+  const command = new zmq.Dealer({ ...secure, routingId: routingId as unknown as string });
+  const ttl = new zmq.Dealer({ ...secure, routingId: routingId as unknown as string });
+  const subscriber = new zmq.Subscriber({ ...secure, receiveHighWaterMark: 0 });
+  const close = () => [command, ttl, subscriber].forEach((socket) => socket.close());
+  const address = (offset: number) => `tcp://127.0.0.1:${port + offset}`;
+  try {
+    command.connect(address(0));
+    const proof = makeJoinProof(await loadSodium(), { routingId, clientSecretKey: keys.secretKey, serverPublicKey });
+    await command.send(encode({ type: "join", ref: 1, protocol: PROTOCOL_VERSION, key: keys.publicKey, ...proof }));
+    const { message } = decodeMessage(await withTimeout(command.receive(), 30_000, "a bare receiver's join"));
+    if (message.type !== "welcome") throw new Error(`bench: a bare receiver's join got ${message.type}`);
+
+    subscriber.subscribe();
+    const subscribed = handshake(subscriber);
+    subscriber.connect(address(1));
+    await withTimeout(subscribed, 30_000, "a bare receiver's subscriber handshake");
+    readFrames(subscriber, 1, onPayload);
+
+    ttl.connect(address(3));
+    await ttl.send(encode({ type: "pong", n: 0 }));
+    receiveEach(ttl, (frames) => {
+      const { message: ping } = decodeMessage(frames);
+      if (ping.type === "ping") void ttl.send(encode({ type: "pong", n: ping.n })).catch(() => {});
+    }).catch(() => {});
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return close;
+}
