@@ -4,7 +4,7 @@ import { startCurvehost, startRelay, type Mode, type ServerProcess } from "./pro
 
 export interface BenchContext {
   quick: boolean;
-  /** How many times fan-out and latency rows measure each side, interleaved (repeat.ts). */
+  /** How many times fan-out, latency and handshake rows measure each side, interleaved (repeat.ts). */
   repeat: number;
   /** A scratch directory, removed at the end. */
   tmpDir: string;

@@ -1,9 +1,9 @@
 /**
  * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--repeat N] [--profile DIR]
  *   SUITE: fanout, latency, commits, join, memory, handshakes; --repeat measures
- *   each fan-out and latency row N times a side, interleaved, and reports the
- *   medians (default 3, 1 with --quick); --profile writes a V8 CPU profile of
- *   every curvehost server started into DIR.
+ *   each fan-out, latency and handshake row N times a side, interleaved, and
+ *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
+ *   profile of every curvehost server started into DIR.
  *
  * curvehost against a minimal relay with the same CURVE keys (relay.ts),
  * measured in the same run and driven by the same clients; every figure is also
@@ -60,7 +60,7 @@ async function main(): Promise<number> {
   const started = now();
   const { quick, repeat, suites, profileDir } = parseArguments();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}`;
-  console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out and latency row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
+  console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out, latency and handshake row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
   console.log("Notes give curvehost/baseline as a/b; \"cores used\" is CPU time ÷ wall time over the measured window.\n");
   if (profileDir) await fs.mkdir(profileDir, { recursive: true });
 

@@ -1,7 +1,8 @@
 /**
  * Handshakes: a burst of clients connecting at once, from child processes (so
  * that one JavaScript thread making every client's keys, proofs and sockets is
- * not what is measured). Joins per second from the first "go" to the last join.
+ * not what is measured). Joins per second from the first "go" to the last join;
+ * the median of `repeat` bursts a side, taken in turn (repeat.ts).
  */
 import type { BenchContext } from "../context.js";
 import { startServer } from "../context.js";
@@ -9,6 +10,7 @@ import { CpuMeter, THIS_PROCESS, type CpuWindow } from "../cpu.js";
 import type { BurstReport } from "../burst.js";
 import { ChildProgram, type ClientsJob, type Mode } from "../processes.js";
 import { cpuFields, notes, type Row } from "../report.js";
+import { eachRun, interleaved, medians, spreadNote, totals } from "../repeat.js";
 
 const PROCESSES = 2;
 
@@ -45,24 +47,28 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
       await server.stop();
     }
   };
-  const ours = await burst("curvehost");
-  const base = await burst("baseline");
-  const failures = [ours, base].flatMap((b, i) => (b.joined < keys.length ? [`${["curvehost", "baseline"][i]}: ONLY ${b.joined} OF ${keys.length} JOINED (${b.failure})`] : []));
+  const runs = await interleaved(ctx.repeat, burst);
+  const rate = (b: Burst) => b.joined / b.seconds;
+  const { curvehost: ours, baseline: base } = medians(runs, rate);
+  const failures = (["curvehost", "baseline"] as const).flatMap((mode) =>
+    runs[mode].filter((b) => b.joined < keys.length).map((b) => `${mode}: ONLY ${b.joined} OF ${keys.length} JOINED (${b.failure})`),
+  );
   const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
   emit({
     bench: "handshakes",
     params: `burst of ${keys.length} clients from ${PROCESSES} processes`,
     unit: "joins/s",
-    curvehost: ours.joined / ours.seconds,
-    baseline: base.joined / base.seconds,
+    curvehost: rate(ours),
+    baseline: rate(base),
     ...cpu,
     note: notes(
       ...failures,
+      spreadNote(runs, rate),
       "curvehost: Client connect + join (4 CURVE handshakes, each through ZAP, and the join proof)",
       "baseline: the same 4 CURVE handshakes to the relay's 4 ports, no ZAP, no join",
       cpu.note,
     ),
-    losses: { curvehost: keys.length - ours.joined, baseline: keys.length - base.joined },
-    details: { clients: keys.length, seconds: { curvehost: ours.seconds, baseline: base.seconds } },
+    losses: totals(runs, (b) => keys.length - b.joined),
+    details: { clients: keys.length, seconds: { curvehost: ours.seconds, baseline: base.seconds }, joinsPerSecondEveryRun: eachRun(runs, rate) },
   });
 }
