@@ -3,8 +3,8 @@
  * spread over processes rather than one JavaScript thread doing all of it.
  * curvehost receivers are Clients (connect, join, sync), or with `bare` the
  * cut-down users of bare-member.ts; baseline receivers are bare SUB sockets on
- * the relay. Each receiver counts the messages of the current
- * run and their latency from the due time stamped in the payload.
+ * the relay. Each receiver counts the messages of the current run and their
+ * latency from the due time stamped in the payload.
  *
  * Messages from the bench (see ReceiverPool): begin (a run; answered "begun"),
  * expect (a count; answered "done" once every receiver here holds it), report,
