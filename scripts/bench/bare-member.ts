@@ -13,28 +13,18 @@ import { loadSodium } from "../../src/keys/sodium.js";
 import { PROTOCOL_VERSION, decodeMessage, encode } from "../../src/protocol/index.js";
 import { makeJoinProof } from "../../src/protocol/join-proof.js";
 import { receiveEach } from "../../src/transport/receive.js";
+import { curveOptions, openSubscriber, readFrames } from "./bare-sockets.js";
 import { withTimeout } from "./timing.js";
-
-/** Hands on frame `index` of every message on the subscriber until the socket closes: the same loop for every bare receiver. */
-export function readFrames(socket: zmq.Subscriber, index: number, onFrame: (frame: Buffer | undefined) => void): void {
-  void (async () => {
-    for await (const frames of socket) onFrame(frames[index]);
-  })().catch(() => {});
-}
-
-function handshake(socket: zmq.Socket): Promise<void> {
-  return new Promise((resolve) => socket.events.on("handshake", () => resolve()));
-}
 
 /** Joins as `keys` and hands on the payload frame of every event published; resolves with a closer. */
 export async function joinBare(port: number, serverPublicKey: string, keys: KeyPair, onPayload: (payload: Buffer | undefined) => void): Promise<() => void> {
   const routingId = randomBytes(16);
   routingId[0] = routingId[0]! | 0x01; // libzmq reserves a leading 0 for the ids it makes up
-  const secure = { curveServerKey: serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 };
-  const command = new zmq.Dealer({ ...secure, routingId: routingId as unknown as string });
-  const ttl = new zmq.Dealer({ ...secure, routingId: routingId as unknown as string });
-  const subscriber = new zmq.Subscriber({ ...secure, receiveHighWaterMark: 0 });
-  const close = () => [command, ttl, subscriber].forEach((socket) => socket.close());
+  const secure = { ...curveOptions(serverPublicKey, keys), routingId: routingId as unknown as string };
+  const command = new zmq.Dealer(secure);
+  const ttl = new zmq.Dealer(secure);
+  let subscriber: zmq.Subscriber | undefined;
+  const close = () => [command, ttl, subscriber].forEach((socket) => socket?.close());
   const address = (offset: number) => `tcp://127.0.0.1:${port + offset}`;
   try {
     command.connect(address(0));
@@ -43,10 +33,7 @@ export async function joinBare(port: number, serverPublicKey: string, keys: KeyP
     const { message } = decodeMessage(await withTimeout(command.receive(), 30_000, "a bare receiver's join"));
     if (message.type !== "welcome") throw new Error(`bench: a bare receiver's join got ${message.type}`);
 
-    subscriber.subscribe();
-    const subscribed = handshake(subscriber);
-    subscriber.connect(address(1));
-    await withTimeout(subscribed, 30_000, "a bare receiver's subscriber handshake");
+    subscriber = await withTimeout(openSubscriber(port, serverPublicKey, keys), 30_000, "a bare receiver's subscriber handshake");
     readFrames(subscriber, 1, onPayload);
 
     ttl.connect(address(3));

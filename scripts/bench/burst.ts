@@ -8,6 +8,7 @@
  */
 import * as zmq from "zeromq";
 import { generateKeyPair, type KeyPair } from "../../src/keys/index.js";
+import { curveOptions, handshake } from "./bare-sockets.js";
 import { curvehostClient } from "./load.js";
 import type { ClientsJob } from "./processes.js";
 import { now, withTimeout } from "./timing.js";
@@ -33,11 +34,11 @@ const address = (offset: number) => `tcp://127.0.0.1:${job.port + offset}`;
 
 /** The four CURVE handshakes of one baseline client, as bare sockets. */
 function relayClient(keys: KeyPair) {
-  const secure = { curveServerKey: job.serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 };
+  const secure = curveOptions(job.serverPublicKey, keys);
   const sockets = PORT_OFFSETS.map((offset) => (offset === 1 ? new zmq.Subscriber(secure) : new zmq.Dealer(secure)));
   return {
     connect: async () => {
-      const handshakes = sockets.map((socket) => new Promise<void>((resolve) => socket.events.on("handshake", () => resolve())));
+      const handshakes = sockets.map(handshake);
       sockets.forEach((socket, offset) => socket.connect(address(offset)));
       await Promise.all(handshakes);
     },

@@ -10,6 +10,7 @@ import * as zmq from "zeromq";
 import { Client } from "../../src/client/index.js";
 import type { KeyPair } from "../../src/keys/index.js";
 import { SendQueue } from "../../src/transport/send-queue.js";
+import { curveOptions, handshake, openSubscriber } from "./bare-sockets.js";
 import { stampedPayload } from "./payload.js";
 import type { Mode } from "./processes.js";
 import { now, withTimeout } from "./timing.js";
@@ -40,14 +41,10 @@ export async function openWriter(mode: Mode, port: number, serverPublicKey: stri
     let n = 0;
     return { send: async (payload) => void (await client.commit(`w${n++ % HOT_NODES}`, payload)), close: () => client.close() };
   }
-  const secure = { curveServerKey: serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 };
-  const subscriber = new zmq.Subscriber({ ...secure, receiveHighWaterMark: 0 });
-  const dealer = new zmq.Dealer(secure);
-  const handshakes = [subscriber, dealer].map((socket) => new Promise<void>((resolve) => socket.events.on("handshake", () => resolve())));
-  subscriber.subscribe();
-  subscriber.connect(`tcp://127.0.0.1:${port + 1}`);
+  const dealer = new zmq.Dealer(curveOptions(serverPublicKey, keys));
+  const dealt = handshake(dealer);
   dealer.connect(`tcp://127.0.0.1:${port + 2}`);
-  await withTimeout(Promise.all(handshakes), 15_000, "the writer's handshakes with the relay");
+  const [subscriber] = await withTimeout(Promise.all([openSubscriber(port, serverPublicKey, keys), dealt]), 15_000, "the writer's handshakes with the relay");
   const out = new SendQueue(dealer);
   // The relay keeps order, so the k-th copy back acknowledges the k-th message sent.
   const acknowledge: Array<() => void> = [];

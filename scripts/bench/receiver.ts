@@ -10,9 +10,9 @@
  * expect (a count; answered "done" once every receiver here holds it), report,
  * close. Run as: node receiver.js CLIENTS_JOB_JSON
  */
-import * as zmq from "zeromq";
 import type { KeyPair } from "../../src/keys/index.js";
-import { joinBare, readFrames } from "./bare-member.js";
+import { joinBare } from "./bare-member.js";
+import { openSubscriber, readFrames } from "./bare-sockets.js";
 import { curvehostClient } from "./load.js";
 import { readStamp } from "./payload.js";
 import { Samples } from "./samples.js";
@@ -60,11 +60,7 @@ async function connect(index: number, keys: KeyPair): Promise<() => void> {
     await client.sync();
     return () => client.close();
   }
-  const socket = new zmq.Subscriber({ curveServerKey: job.serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0, receiveHighWaterMark: 0 });
-  const connected = new Promise<void>((resolve) => socket.events.on("handshake", () => resolve()));
-  socket.subscribe();
-  socket.connect(`tcp://127.0.0.1:${job.port + 1}`);
-  await connected;
+  const socket = await openSubscriber(job.port, job.serverPublicKey, keys);
   readFrames(socket, 0, (payload) => onPayload(index, payload));
   return () => socket.close();
 }
