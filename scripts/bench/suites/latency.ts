@@ -30,6 +30,7 @@ export async function latencySuite(ctx: BenchContext, emit: (row: Row) => void):
     const max = medianRun(maxRuns, (run) => run.perReceiver);
     const maxRate = max.perReceiver;
     const maxCpu = cpuFields({ curvehost: max.cpu });
+    const maxLosses = { curvehost: maxRuns.reduce((total, run) => total + run.losses, 0) };
     emit({
       bench: "latency: max rate",
       params: `${params}, closed loop (${WINDOW} in flight)`,
@@ -37,8 +38,8 @@ export async function latencySuite(ctx: BenchContext, emit: (row: Row) => void):
       curvehost: maxRate,
       baseline: null,
       ...maxCpu,
-      note: notes(lossNote({ curvehost: maxRuns.reduce((total, run) => total + run.losses, 0) }), `median of ${maxRuns.length}; the rates below are fractions of this`, maxCpu.note),
-      losses: { curvehost: max.losses },
+      note: notes(lossNote(maxLosses), `median of ${maxRuns.length}; the rates below are fractions of this`, maxCpu.note),
+      losses: maxLosses,
     });
 
     for (const fraction of FRACTIONS) {
