@@ -7,6 +7,7 @@ import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SERVER_NODE_FLAGS } from "../../src/cli/relaunch.js";
 import { DEFAULTS } from "../../src/server/config.js";
 import { freePortBlock } from "../../test/helpers/ports.js";
 import type { Measured } from "./cpu.js";
@@ -71,7 +72,8 @@ export async function startCurvehost(options: CurvehostOptions): Promise<ServerP
     ? ["--cpu-prof", "--cpu-prof-dir", options.profileDir, "--cpu-prof-name", `${String(++profiles).padStart(3, "0")}-${options.label.replace(/[^\w.-]+/g, "_")}.cpuprofile`]
     : [];
   const serve = ["serve", "--keys", options.keysDir, "--open", "--bind", "127.0.0.1", "--port", String(port), "--max-users", "512", "--timeout", "30000"];
-  const child = track(spawn(process.execPath, [...profile, CLI, ...serve, ...(options.serveArgs ?? ["--no-state"])], { stdio: ["ignore", "ignore", "pipe"] }));
+  // With the node flags `serve` would relaunch itself with, so that this child is the server measured.
+  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, CLI, ...serve, ...(options.serveArgs ?? ["--no-state"])], { stdio: ["ignore", "ignore", "pipe"] }));
   let stderr = "";
   let running = false;
   child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));

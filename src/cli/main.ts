@@ -1,50 +1,10 @@
 #!/usr/bin/env node
-/** The `curvehost` command line: one thin command a file under commands/. */
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
-import { allowCommand } from "./commands/allow.js";
-import { checkCommand } from "./commands/check.js";
-import { connectCommand } from "./commands/connect.js";
-import { exportCommand, importCommand } from "./commands/export.js";
-import { initCommand } from "./commands/init.js";
-import { inviteCommand } from "./commands/invite.js";
-import { keygenCommand } from "./commands/keygen.js";
-import { keysCommand } from "./commands/keys.js";
-import { revokeCommand } from "./commands/revoke.js";
-import { rotateCommand } from "./commands/rotate.js";
-import { serveCommand } from "./commands/serve.js";
-import { describeError } from "./errors.js";
+/**
+ * The `curvehost` binary. `serve` without the server's node flags runs itself
+ * again with them (relaunch.ts), before loading anything else, so that the
+ * process left waiting on the server stays small; the rest is cli.ts.
+ */
+import { hasServerNodeFlags, relaunchWithServerNodeFlags } from "./relaunch.js";
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`curvehost: ${message}\n`);
-  process.exit(code);
-}
-
-try {
-  await yargs(hideBin(process.argv))
-    .scriptName("curvehost")
-    .command(serveCommand)
-    .command(initCommand)
-    .command(keygenCommand)
-    .command(allowCommand)
-    .command(inviteCommand)
-    .command(revokeCommand)
-    .command(keysCommand)
-    .command(rotateCommand)
-    .command(checkCommand)
-    .command(connectCommand)
-    .command(exportCommand)
-    .command(importCommand)
-    .demandCommand(1, "Name a command; see: curvehost --help")
-    .strict()
-    .fail((message, error) => {
-      if (error) throw error;
-      fail(`${message.replace(/\s*\n\s*/g, " ").replace(/\.?$/, ".")} See: curvehost --help`, 2);
-    })
-    .help()
-    .version()
-    .parseAsync();
-} catch (error) {
-  if (process.env["CURVEHOST_DEBUG"]) console.error(error);
-  fail(describeError(error), 1);
-}
+if (process.argv[2] === "serve" && !hasServerNodeFlags()) process.exitCode = await relaunchWithServerNodeFlags();
+else await import("./cli.js");

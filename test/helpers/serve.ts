@@ -1,6 +1,7 @@
 /** `curvehost serve` as a child process, for tests of the real binary. */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { ExecutionContext } from "ava";
+import { SERVER_NODE_FLAGS } from "../../src/cli/relaunch.js";
 import { CLI } from "./cli.js";
 
 export interface ServeProcess {
@@ -11,9 +12,13 @@ export interface ServeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `curvehost serve ARGS` and resolves once it prints its banner. */
+/**
+ * Starts `curvehost serve ARGS` and resolves once it prints its banner. The node
+ * flags are given here, so `serve` does not relaunch itself and `child` is the
+ * server: a SIGKILL to it is a crash (relaunch.test.ts covers the relaunch).
+ */
 export async function serve(t: ExecutionContext, args: string[], cwd: string, timeoutMs = 15_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, CLI, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });

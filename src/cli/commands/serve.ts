@@ -97,12 +97,16 @@ export const serveCommand: CommandModule<object, Args> = {
     if (!(await store.exists())) await initStore({ keys: config.keys, admin: "host", host: "127.0.0.1", port: config.port });
     const log = createLogger({ pretty: args.pretty });
     const server = await Server.start(config, log, { onFatal: () => process.exit(1) });
-    process.stderr.write(banner(config, server.publicKey));
+    // stop() is idempotent: a Ctrl-C reaches both this process and a relaunching parent, which passes it on.
     const stop = () => {
       void server.stop().then(() => process.exit(0));
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    // Started by main.ts to apply the server's node flags (relaunch.ts): stop when that parent is gone, however it went.
+    if (process.channel) process.once("disconnect", stop);
+    // Only now: whoever waits for the banner may signal at once.
+    process.stderr.write(banner(config, server.publicKey));
     await server.whenStopped();
   },
 };

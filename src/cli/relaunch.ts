@@ -1,0 +1,47 @@
+/**
+ * The node flags the server runs under, and the relaunch that applies them.
+ *
+ * zeromq.js reports every frame it receives (over 128 bytes) to V8 as external
+ * memory, and V8 counts external memory allocated since the last full GC against
+ * the old generation's budget. That budget grows with the heap, and curvehost's
+ * heap is small (about 12 MB), so only some 15 MB of received frames fitted
+ * between full GCs: at 64 KiB commits the server ran one every 40 ms, a third of
+ * its main thread. A floor under the budget makes them rare (README, Performance).
+ * It reserves nothing: an idle server's memory is the same. V8 reads it only when
+ * node starts, so `curvehost serve` started without it runs itself again with
+ * it (main.ts).
+ */
+import { spawn } from "node:child_process";
+
+export const SERVER_NODE_FLAGS = ["--initial-old-space-size=128"];
+
+/** Whether this process was started with the server's flags (or its own choice of the same settings). */
+export function hasServerNodeFlags(execArgv: readonly string[] = process.execArgv): boolean {
+  return SERVER_NODE_FLAGS.every((flag) => execArgv.some((arg) => arg.split("=")[0] === flag.split("=")[0]));
+}
+
+/**
+ * Runs this same command again in a child node with SERVER_NODE_FLAGS, and
+ * resolves with the exit code to leave with. Signals sent to this process go
+ * on to the child; if this process dies anyway, the child sees its IPC channel
+ * close and stops by itself (commands/serve.ts).
+ */
+export function relaunchWithServerNodeFlags(): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, ...SERVER_NODE_FLAGS, ...process.argv.slice(1)], {
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) process.on(signal, forward);
+  return new Promise((resolve) => {
+    child.once("error", (error) => {
+      process.stderr.write(`curvehost: cannot start the server process: ${error.message}\n`);
+      resolve(1);
+    });
+    child.once("exit", (code, signal) => {
+      for (const name of signals) process.off(name, forward);
+      if (signal) process.stderr.write(`curvehost: the server process was stopped by ${signal}.\n`);
+      resolve(code ?? 1);
+    });
+  });
+}
