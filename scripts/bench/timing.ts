@@ -1,4 +1,5 @@
 /** Clocks and bounded waits shared by the bench and its child processes. */
+import { within } from "../../test/helpers/wait.js";
 
 /**
  * Wall-clock milliseconds with sub-millisecond resolution. Every process on the
@@ -9,15 +10,5 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `promise`, or an error naming `what` if it has not settled within `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`bench: ${what} did not finish within ${(ms / 1000).toFixed(0)} s`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** `promise`, or an error naming `what` (as the bench's) if it has not settled within `ms`. */
+export const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => within(promise, ms, `bench: ${what}`);

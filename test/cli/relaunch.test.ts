@@ -4,71 +4,43 @@
  * real binary as a host would, then look at the processes in /proc.
  */
 import test, { type ExecutionContext } from "ava";
-import { spawn, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { SERVER_NODE_FLAGS } from "../../src/cli/relaunch.js";
-import { CLI, tempDir } from "../helpers/cli.js";
+import { tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
+import { serve, type ServeProcess } from "../helpers/serve.js";
+import { within } from "../helpers/wait.js";
 
-interface Launched {
-  parent: ChildProcess;
-  server: number;
-  output: () => string;
-  /** Resolves once every process writing to the output has closed it: the parent and the server. */
-  closed: Promise<void>;
+const BOUND_MS = 10_000;
+
+/** A process's state letter and parent pid from /proc/PID/stat, or null once it is gone. */
+async function processStat(pid: number): Promise<{ state: string; parentPid: number } | null> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  if (stat === null) return null;
+  // The command name is in parentheses and may hold spaces; the state and the parent pid are the two fields after it.
+  const [state, parentPid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: state!, parentPid: Number(parentPid) };
 }
 
-/** The pids whose parent is `pid`, from /proc. */
+/** The pids whose parent is `pid`. */
 async function childrenOf(pid: number): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    // The command name is in parentheses and may hold spaces; the parent pid is the second field after it.
-    const parentPid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (parentPid === pid) pids.push(Number(entry));
+    if (/^\d+$/.test(entry) && (await processStat(Number(entry)))?.parentPid === pid) pids.push(Number(entry));
   }
   return pids;
 }
 
-async function launch(t: ExecutionContext, nodeFlags: string[] = []): Promise<Launched> {
-  const cwd = await tempDir(t);
+/** `curvehost serve` with the given node flags (none: as a host starts it), and the pid of its one child if it has one. */
+async function launch(t: ExecutionContext, nodeFlags: readonly string[] = []): Promise<ServeProcess & { server: number }> {
   const port = await freePortBlock(4);
-  // Its own process group, so that a test can signal the group as a terminal's Ctrl-C does.
-  const parent = spawn(process.execPath, [...nodeFlags, CLI, "serve", "--no-state", "--bind", "127.0.0.1", "--port", String(port)], {
-    cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  t.teardown(() => {
-    try {
-      process.kill(-parent.pid!, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  });
-  let output = "";
-  const closed = Promise.all(
-    [parent.stdout!, parent.stderr!].map((stream) => new Promise<void>((resolve) => stream.on("data", (chunk: Buffer) => (output += chunk.toString())).on("close", resolve))),
-  ).then(() => {});
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner within 15 s: ${output}`)), 15_000);
-    parent.stderr!.on("data", () => output.includes("Forward these TCP ports") && (clearTimeout(timer), resolve()));
-    parent.once("exit", (code) => (clearTimeout(timer), reject(new Error(`serve exited with ${code}: ${output}`))));
-  });
-  const children = await childrenOf(parent.pid!);
-  return { parent, server: children.length === 1 ? children[0]! : NaN, output: () => output, closed };
+  const launched = await serve(t, ["--no-state", "--bind", "127.0.0.1", "--port", String(port)], await tempDir(t), { nodeFlags });
+  const children = await childrenOf(launched.child.pid!);
+  return { ...launched, server: children.length === 1 ? children[0]! : NaN };
 }
 
-/** `promise`, or a rejection naming `what` if it takes longer than 10 s. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took more than 10 s`)), 10_000)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-const exited = (child: ChildProcess) =>
-  within(new Promise<number | null>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once("exit", resolve))), "the parent's exit");
+const exitCode = async (launched: ServeProcess) => (await within(launched.exited, BOUND_MS, "the parent's exit")).code;
+const stops = (launched: ServeProcess) => launched.stdout().match(/"event":"stopped"/g)?.length ?? 0;
 
 test("serve started without the node flags runs the server in one child node that has them, and SIGTERM stops it cleanly", async (t) => {
   const launched = await launch(t);
@@ -77,33 +49,33 @@ test("serve started without the node flags runs the server in one child node tha
   for (const flag of SERVER_NODE_FLAGS) t.true(commandLine.includes(flag), `${flag} in ${commandLine.join(" ")}`);
   t.true(commandLine.includes("serve"));
 
-  launched.parent.kill("SIGTERM");
-  t.is(await exited(launched.parent), 0, launched.output());
-  await within(launched.closed, "the server's exit");
-  t.is(launched.output().match(/"event":"stopped"/g)?.length, 1, "the server stopped cleanly, once");
+  launched.child.kill("SIGTERM");
+  t.is(await exitCode(launched), 0, launched.stderr());
+  await within(launched.closed, BOUND_MS, "the server's exit");
+  t.is(stops(launched), 1, "the server stopped cleanly, once");
 });
 
 test("serve started with the node flags runs the server in its own process", async (t) => {
   const launched = await launch(t, SERVER_NODE_FLAGS);
-  t.deepEqual(await childrenOf(launched.parent.pid!), []);
-  launched.parent.kill("SIGTERM");
-  t.is(await exited(launched.parent), 0);
+  t.deepEqual(await childrenOf(launched.child.pid!), []);
+  launched.child.kill("SIGTERM");
+  t.is(await exitCode(launched), 0);
 });
 
 test("a Ctrl-C, which reaches the parent and the server alike, stops the server cleanly once", async (t) => {
   const launched = await launch(t);
-  process.kill(-launched.parent.pid!, "SIGINT");
-  t.is(await exited(launched.parent), 0, launched.output());
-  await within(launched.closed, "the server's exit");
-  t.is(launched.output().match(/"event":"stopped"/g)?.length, 1);
+  process.kill(-launched.child.pid!, "SIGINT");
+  t.is(await exitCode(launched), 0, launched.stderr());
+  await within(launched.closed, BOUND_MS, "the server's exit");
+  t.is(stops(launched), 1);
 });
 
 test("if the parent is killed, the server notices and stops cleanly by itself", async (t) => {
   const launched = await launch(t);
-  launched.parent.kill("SIGKILL");
-  await within(launched.closed, "the server's exit"); // it holds the output open until it exits
-  t.regex(launched.output(), /"event":"stopped"/);
+  launched.child.kill("SIGKILL");
+  await within(launched.closed, BOUND_MS, "the server's exit"); // it holds the output open until it exits
+  t.is(stops(launched), 1);
   // Gone, or a zombie until whatever adopted it reaps it.
-  const state = await fs.readFile(`/proc/${launched.server}/stat`, "utf8").then((stat) => stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3), () => "gone");
+  const state = (await processStat(launched.server))?.state ?? "gone";
   t.true(state === "gone" || state === "Z", `the server process is in state ${state}`);
 });

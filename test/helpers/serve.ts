@@ -10,23 +10,40 @@ export interface ServeProcess {
   stderr: () => string;
   /** Resolves when the process exits, with its code or signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once every process writing to its output has closed it: the child, and the server if the child relaunched. */
+  closed: Promise<void>;
+}
+
+export interface ServeOptions {
+  /**
+   * Node flags for the child. By default the server's own, so that `serve` does
+   * not relaunch itself and `child` is the server: a SIGKILL to it is a crash
+   * (relaunch.test.ts passes none, to test the relaunch).
+   */
+  nodeFlags?: readonly string[];
+  timeoutMs?: number;
 }
 
 /**
- * Starts `curvehost serve ARGS` and resolves once it prints its banner. The node
- * flags are given here, so `serve` does not relaunch itself and `child` is the
- * server: a SIGKILL to it is a crash (relaunch.test.ts covers the relaunch).
+ * Starts `curvehost serve ARGS` and resolves once it prints its banner. The child
+ * leads a process group of its own, so a test can signal the group as a
+ * terminal's Ctrl-C does, and the teardown kills whatever is left of it.
  */
-export async function serve(t: ExecutionContext, args: string[], cwd: string, timeoutMs = 15_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, CLI, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+export async function serve(t: ExecutionContext, args: string[], cwd: string, { nodeFlags = SERVER_NODE_FLAGS, timeoutMs = 15_000 }: ServeOptions = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, CLI, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
   t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // the group is gone already
+    }
   });
   let stdout = "";
   let stderr = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => resolve({ code, signal })),
   );
+  const closed = Promise.all([child.stdout!, child.stderr!].map((stream) => new Promise((resolve) => stream.once("close", resolve)))).then(() => {});
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve printed no banner within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
     child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -37,7 +54,7 @@ export async function serve(t: ExecutionContext, args: string[], cwd: string, ti
     void exited.then(({ code }) => (clearTimeout(timer), reject(new Error(`serve exited with ${code}: ${stderr}`))));
   });
   await ready;
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, closed };
 }
 
 /** Resident memory of a process in bytes, from /proc. */
