@@ -106,10 +106,10 @@ export async function startCurvehost(options: CurvehostOptions): Promise<ServerP
   };
 }
 
-/** The baseline relay (relay.ts) on four ports with the server's secret key and curvehost's default I/O threads. */
+/** The baseline relay (relay.ts) on four ports with the server's secret key, curvehost's default I/O threads and its node flags. */
 export async function startRelay(serverSecretKey: string): Promise<ServerProcess> {
   const port = await freePortBlock(4);
-  const relay = new ChildProgram("relay.js", [String(port), serverSecretKey, String(DEFAULTS.ioThreads)], "the relay");
+  const relay = new ChildProgram("relay.js", [String(port), serverSecretKey, String(DEFAULTS.ioThreads)], "the relay", SERVER_NODE_FLAGS);
   const stop = () => terminate(relay.child, "SIGKILL", 5000);
   try {
     await relay.receive("ready", 15_000);
@@ -154,9 +154,10 @@ export class ChildProgram {
     script: string,
     args: string[],
     readonly label: string,
+    nodeFlags: readonly string[] = [],
   ) {
     // "advanced" serialization carries typed arrays (latencies) without JSON.
-    this.child = track(fork(path.join(here, script), args, { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" }));
+    this.child = track(fork(path.join(here, script), args, { execArgv: [...nodeFlags], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" }));
     this.child.on("message", (message: Message) => {
       const index = this.waiting.findIndex((waiter) => waiter.type === message.type);
       if (index < 0) this.inbox.push(message);

@@ -1,5 +1,6 @@
 /** The bench's side of the receiver processes (receiver.ts): start them, run by run, collect. */
 import os from "node:os";
+import { SERVER_NODE_FLAGS } from "../../src/cli/relaunch.js";
 import type { KeyPair } from "../../src/keys/index.js";
 import type { Measured } from "./cpu.js";
 import { ChildProgram, type ClientsJob, type Mode } from "./processes.js";
@@ -24,8 +25,12 @@ export class ReceiverPool {
   static async start(mode: Mode, port: number, serverPublicKey: string, keys: KeyPair[], bare = false): Promise<ReceiverPool> {
     const processes = Math.min(keys.length, Math.max(2, os.cpus().length));
     const groups = Array.from({ length: processes }, (_, p) => keys.filter((_, i) => i % processes === p));
+    // A receiver process takes in as many bytes as the server, so it runs under the server's floor on
+    // collections (src/cli/relaunch.ts explains it): at 64 KiB, collections in the Clients' processes took the cores
+    // the server needed. The same for both sides, so only the server differs.
     const programs = groups.map(
-      (group, p) => new ChildProgram("receiver.js", [JSON.stringify({ mode, bare, port, serverPublicKey, keys: group } satisfies ClientsJob)], `receiver process ${p + 1}`),
+      (group, p) =>
+        new ChildProgram("receiver.js", [JSON.stringify({ mode, bare, port, serverPublicKey, keys: group } satisfies ClientsJob)], `receiver process ${p + 1}`, SERVER_NODE_FLAGS),
     );
     const pool = new ReceiverPool(programs, keys.length);
     try {
