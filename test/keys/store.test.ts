@@ -1,7 +1,7 @@
 import test from "ava";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { AllowlistWatcher, KeyStore, KeyStoreError, generateKeyPair, type Allowlist } from "../../src/keys/index.js";
+import { AllowlistWatcher, KeyStore, KeyStoreError, generateKeyPair, type Allowlist, type WatchTiming } from "../../src/keys/index.js";
 import { modeOf, tempDir } from "../helpers/cli.js";
 
 async function newStore(t: Parameters<typeof tempDir>[0]): Promise<KeyStore> {
@@ -86,37 +86,61 @@ test("a damaged allowlist file grants nothing and is reported", async (t) => {
   t.regex(problems[0]!, /junk\.key is ignored: its public-key is not a 40-character Z85 key/);
 });
 
-test("the watcher sees allow and revoke within one interval", async (t) => {
-  const store = await newStore(t);
-  const pair = await generateKeyPair();
+/** A watcher on `store` and a way to wait, within 2 s, for the allowlist it reports to give `publicKey` a state. */
+async function watch(t: Parameters<typeof tempDir>[0], store: KeyStore, timing: WatchTiming) {
   const changes: Allowlist[] = [];
   let notify: () => void = () => {};
-  const watcher = new AllowlistWatcher(store, { onChange: (list) => (changes.push(list), notify()), onWarning: () => {} }, 50);
+  const watcher = new AllowlistWatcher(store, { onChange: (list) => (changes.push(list), notify()), onWarning: () => {} }, timing);
   t.teardown(() => watcher.stop());
   const first = await watcher.start();
-  t.is(first.status(pair.publicKey).state, "unknown");
   // The first change seen may be an atomic write's temporary file; wait for the state itself.
-  const reaches = (state: string) =>
+  const reaches = (publicKey: string, state: string) =>
     new Promise<Allowlist>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the key did not become ${state} within 2 s`)), 2000);
       notify = () => {
         const latest = changes.at(-1)!;
-        if (latest.status(pair.publicKey).state === state) (clearTimeout(timer), resolve(latest));
+        if (latest.status(publicKey).state === state) (clearTimeout(timer), resolve(latest));
       };
     });
-  let seen = reaches("allowed");
+  return { first, reaches };
+}
+
+test("the watcher sees allow and revoke from the folders alone", async (t) => {
+  const store = await newStore(t);
+  const pair = await generateKeyPair();
+  // Files are never checked one by one here: only the folders' change can show these.
+  const { first, reaches } = await watch(t, store, { intervalMs: 50, filesEvery: Number.MAX_SAFE_INTEGER });
+  t.is(first.status(pair.publicKey).state, "unknown");
+  let seen = reaches(pair.publicKey, "allowed");
   await store.allow("ann", pair.publicKey, { role: "member", expires: null });
   t.is((await seen).status(pair.publicKey).state, "allowed");
-  seen = reaches("revoked");
+  seen = reaches(pair.publicKey, "revoked");
   await store.revoke("ann");
   t.is((await seen).status(pair.publicKey).state, "revoked");
+});
+
+test("the watcher sees a key file edited in place, which leaves its folder unchanged", async (t) => {
+  const store = await newStore(t);
+  const [before, after] = await Promise.all([generateKeyPair(), generateKeyPair()]);
+  await store.allow("ann", before!.publicKey, { role: "member", expires: null });
+  const file = path.join(store.allowedDir, (await fs.readdir(store.allowedDir))[0]!);
+  const folder = await fs.stat(store.allowedDir);
+  const { first, reaches } = await watch(t, store, { intervalMs: 50, filesEvery: 2 });
+  t.is(first.status(after!.publicKey).state, "unknown");
+  const seen = reaches(after!.publicKey, "allowed");
+  // The same inode rewritten, as an editor that saves in place does.
+  await fs.writeFile(file, (await fs.readFile(file, "utf8")).replace(before!.publicKey, after!.publicKey));
+  t.is((await fs.stat(store.allowedDir)).mtimeMs, folder.mtimeMs);
+  const latest = await seen;
+  t.is(latest.status(after!.publicKey).state, "allowed");
+  t.is(latest.status(before!.publicKey).state, "unknown");
 });
 
 test("the watcher warns once when the server secret becomes readable by others", async (t) => {
   const store = await newStore(t);
   const warnings: string[] = [];
   let notify: () => void = () => {};
-  const watcher = new AllowlistWatcher(store, { onChange: () => {}, onWarning: (w) => (warnings.push(w), notify()) }, 50);
+  const watcher = new AllowlistWatcher(store, { onChange: () => {}, onWarning: (w) => (warnings.push(w), notify()) }, { intervalMs: 50, filesEvery: 1 });
   t.teardown(() => watcher.stop());
   await watcher.start();
   const warned = new Promise<void>((resolve, reject) => {
