@@ -12,6 +12,7 @@
  * it (main.ts).
  */
 import { spawn } from "node:child_process";
+import os from "node:os";
 
 export const SERVER_NODE_FLAGS = ["--initial-old-space-size=128"];
 
@@ -30,7 +31,11 @@ export function relaunchWithServerNodeFlags(): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, ...SERVER_NODE_FLAGS, ...process.argv.slice(1)], {
     stdio: ["inherit", "inherit", "inherit", "ipc"],
   });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const forwarded = new Set<NodeJS.Signals>();
+  const forward = (signal: NodeJS.Signals) => {
+    forwarded.add(signal);
+    child.kill(signal);
+  };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) process.on(signal, forward);
   return new Promise((resolve) => {
@@ -40,6 +45,13 @@ export function relaunchWithServerNodeFlags(): Promise<number> {
     });
     child.once("exit", (code, signal) => {
       for (const name of signals) process.off(name, forward);
+      if (signal && forwarded.has(signal)) {
+        // Stopped by the user before its handlers were in place (a Ctrl-C during startup): end the way a
+        // single process would have, by the same signal and without a word.
+        process.kill(process.pid, signal);
+        resolve(128 + (os.constants.signals[signal] ?? 0));
+        return;
+      }
       if (signal) process.stderr.write(`curvehost: the server process was stopped by ${signal}.\n`);
       resolve(code ?? 1);
     });

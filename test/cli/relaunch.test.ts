@@ -8,7 +8,7 @@ import { promises as fs } from "node:fs";
 import { SERVER_NODE_FLAGS } from "../../src/cli/relaunch.js";
 import { tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
-import { serve, type ServeProcess } from "../helpers/serve.js";
+import { serve, startServe, type ServeProcess } from "../helpers/serve.js";
 import { within } from "../helpers/wait.js";
 
 const BOUND_MS = 10_000;
@@ -29,6 +29,18 @@ async function childrenOf(pid: number): Promise<number[]> {
     if (/^\d+$/.test(entry) && (await processStat(Number(entry)))?.parentPid === pid) pids.push(Number(entry));
   }
   return pids;
+}
+
+/** Resolves with the first child of `pid`, looking every 10 ms, within BOUND_MS. */
+async function firstChildOf(pid: number): Promise<number> {
+  const found = (async () => {
+    for (;;) {
+      const [child] = await childrenOf(pid);
+      if (child !== undefined) return child;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return within(found, BOUND_MS, `a child of pid ${pid}`);
 }
 
 /** `curvehost serve` with the given node flags (none: as a host starts it), and the pid of its one child if it has one. */
@@ -78,4 +90,17 @@ test("if the parent is killed, the server notices and stops cleanly by itself", 
   // Gone, or a zombie until whatever adopted it reaps it.
   const state = (await processStat(launched.server))?.state ?? "gone";
   t.true(state === "gone" || state === "Z", `the server process is in state ${state}`);
+});
+
+test("a Ctrl-C during startup ends serve quietly, as a single process would, and leaves no process", async (t) => {
+  const launched = startServe(t, ["--no-state", "--bind", "127.0.0.1", "--port", String(await freePortBlock(4))], await tempDir(t), { nodeFlags: [] });
+  launched.ready.catch(() => {}); // no banner is expected
+  // As soon as the server process exists: long before it has loaded the server and its signal handlers.
+  await firstChildOf(launched.child.pid!);
+  process.kill(-launched.child.pid!, "SIGINT");
+  const { code, signal } = await within(launched.exited, BOUND_MS, "the parent's exit");
+  await within(launched.closed, BOUND_MS, "the server's exit");
+  // Killed by the SIGINT, as one node process would be; or, if the server's handlers were in place in time, a clean stop.
+  t.true(signal === "SIGINT" || code === 0, `exit ${code ?? signal}`);
+  t.notRegex(launched.stderr(), /stopped by|Error|\n\s+at /, "nothing alarming, and no stack trace");
 });

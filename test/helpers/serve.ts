@@ -25,11 +25,16 @@ export interface ServeOptions {
 }
 
 /**
- * Starts `curvehost serve ARGS` and resolves once it prints its banner. The child
- * leads a process group of its own, so a test can signal the group as a
+ * Starts `curvehost serve ARGS`; `ready` resolves once it prints its banner. The
+ * child leads a process group of its own, so a test can signal the group as a
  * terminal's Ctrl-C does, and the teardown kills whatever is left of it.
  */
-export async function serve(t: ExecutionContext, args: string[], cwd: string, { nodeFlags = SERVER_NODE_FLAGS, timeoutMs = 15_000 }: ServeOptions = {}): Promise<ServeProcess> {
+export function startServe(
+  t: ExecutionContext,
+  args: string[],
+  cwd: string,
+  { nodeFlags = SERVER_NODE_FLAGS, timeoutMs = 15_000 }: ServeOptions = {},
+): ServeProcess & { ready: Promise<void> } {
   const child = spawn(process.execPath, [...nodeFlags, CLI, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
   t.teardown(() => {
     try {
@@ -53,8 +58,14 @@ export async function serve(t: ExecutionContext, args: string[], cwd: string, { 
     });
     void exited.then(({ code }) => (clearTimeout(timer), reject(new Error(`serve exited with ${code}: ${stderr}`))));
   });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, closed, ready };
+}
+
+/** startServe, resolved once the banner is printed. */
+export async function serve(t: ExecutionContext, args: string[], cwd: string, options: ServeOptions = {}): Promise<ServeProcess> {
+  const { ready, ...launched } = startServe(t, args, cwd, options);
   await ready;
-  return { child, stdout: () => stdout, stderr: () => stderr, exited, closed };
+  return launched;
 }
 
 /** Resident memory of a process in bytes, from /proc. */
