@@ -25,9 +25,9 @@ export class ReceiverPool {
   static async start(mode: Mode, port: number, serverPublicKey: string, keys: KeyPair[], bare = false): Promise<ReceiverPool> {
     const processes = Math.min(keys.length, Math.max(2, os.cpus().length));
     const groups = Array.from({ length: processes }, (_, p) => keys.filter((_, i) => i % processes === p));
-    // A receiver process takes in as many bytes as the server, so it runs under the server's floor on
-    // collections (src/cli/relaunch.ts explains it): at 64 KiB, collections in the Clients' processes took the cores
-    // the server needed. The same for both sides, so only the server differs.
+    // A receiver process takes in at least as many bytes as the server, so it runs under the server's
+    // floor on collections (src/cli/relaunch.ts explains it): without it, at 64 KiB, collections in the
+    // Clients' processes took the cores the server needed. Both sides alike, so only the server differs.
     const programs = groups.map(
       (group, p) =>
         new ChildProgram("receiver.js", [JSON.stringify({ mode, bare, port, serverPublicKey, keys: group } satisfies ClientsJob)], `receiver process ${p + 1}`, SERVER_NODE_FLAGS),

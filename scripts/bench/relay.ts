@@ -4,7 +4,8 @@
  * as curvehost, and no protocol, checks, ZAP or journal. P and P+3 are idle
  * ROUTERs, so that the relay has curvehost's four CURVE ports (the handshake
  * suite connects to all four). Its context has as many libzmq I/O threads as
- * curvehost's, so that the ratio shows what the protocol costs, not a setting.
+ * curvehost's, and node runs it with the server's flags (processes.ts), so
+ * that the ratio shows what the protocol costs, not a setting.
  * Run as: node relay.js PORT SECRET_KEY IO_THREADS
  */
 import * as zmq from "zeromq";
