@@ -31,11 +31,7 @@ export function relaunchWithServerNodeFlags(): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, ...SERVER_NODE_FLAGS, ...process.argv.slice(1)], {
     stdio: ["inherit", "inherit", "inherit", "ipc"],
   });
-  const forwarded = new Set<NodeJS.Signals>();
-  const forward = (signal: NodeJS.Signals) => {
-    forwarded.add(signal);
-    child.kill(signal);
-  };
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) process.on(signal, forward);
   return new Promise((resolve) => {
@@ -45,9 +41,10 @@ export function relaunchWithServerNodeFlags(): Promise<number> {
     });
     child.once("exit", (code, signal) => {
       for (const name of signals) process.off(name, forward);
-      if (signal && forwarded.has(signal)) {
-        // Stopped by the user before its handlers were in place (a Ctrl-C during startup): end the way a
-        // single process would have, by the same signal and without a word.
+      if (signal && signals.includes(signal)) {
+        // A stop request that came before the server's handlers were in place, such as a Ctrl-C during
+        // startup. It reaches both processes, and the child's exit may be seen before this process's own
+        // handler runs, so the signal itself is the test. End as one node process would: by it, silently.
         process.kill(process.pid, signal);
         resolve(128 + (os.constants.signals[signal] ?? 0));
         return;
