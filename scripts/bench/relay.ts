@@ -12,10 +12,13 @@ import * as zmq from "zeromq";
 
 const [port, secretKey, ioThreads] = process.argv.slice(2);
 process.on("disconnect", () => process.exit(0)); // the bench is gone
-const secure = { context: new zmq.Context({ ioThreads: Number(ioThreads) }), curveServer: true, curveSecretKey: secretKey!, linger: 0 };
-const [command, incoming, ttl] = [new zmq.Router(secure), new zmq.Router(secure), new zmq.Router(secure)];
+const context = new zmq.Context({ ioThreads: Number(ioThreads) });
+// A new options object per socket: zeromq.js deletes `context` from the object it is given, so a
+// shared one would leave every socket after the first on the global context and its one I/O thread.
+const secure = () => ({ context, curveServer: true, curveSecretKey: secretKey!, linger: 0 });
+const [command, incoming, ttl] = [new zmq.Router(secure()), new zmq.Router(secure()), new zmq.Router(secure())];
 // The same high-water mark as curvehost's subscriber port.
-const publisher = new zmq.Publisher({ ...secure, sendHighWaterMark: 10_000 });
+const publisher = new zmq.Publisher({ ...secure(), sendHighWaterMark: 10_000 });
 const bind = (socket: zmq.Socket, offset: number) => socket.bind(`tcp://127.0.0.1:${Number(port) + offset}`);
 await Promise.all([bind(command, 0), bind(publisher, 1), bind(incoming, 2), bind(ttl, 3)]);
 process.send!({ type: "ready" });
