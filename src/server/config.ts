@@ -17,7 +17,7 @@ export interface ServerConfig {
   maxUsers: number;
   /** How long a peer may take to complete its CURVE handshake. */
   handshakeIntervalMs: number;
-  /** libzmq I/O threads: they do the CURVE encryption, once per subscriber for every published event. */
+  /** libzmq I/O threads for the subscriber port, which encrypt every published event once per subscriber; one more serves the other ports. */
   ioThreads: number;
   /** Bytes of recent events kept for `resync`. */
   historyBytes: number;
@@ -25,6 +25,9 @@ export interface ServerConfig {
   /** Where the journal lives, or null for an ephemeral session. */
   state: { dir: string; fsync: FsyncMode; repair: boolean } | null;
 }
+
+/** The most I/O threads the subscriber port uses (ioThreadAffinity): its affinity mask stays a small exact number. */
+export const MAX_SUBSCRIBER_IO_THREADS = 32;
 
 export const DEFAULTS = {
   bind: "0.0.0.0",

@@ -35,7 +35,7 @@ import { ZapHandler, type ZapRequest, type ZapVerdict } from "./zap.js";
 export interface StartOptions {
   /** Called after the server stopped itself on a fatal error (its ZAP handler died, the journal failed). */
   onFatal?: (error: Error) => void;
-  /** The ZeroMQ context for the server's sockets and its ZAP handler; by default a new one with `config.ioThreads`. */
+  /** The ZeroMQ context for the server's sockets and its ZAP handler; by default a new one with `config.ioThreads` + 1 I/O threads (ioThreadAffinity). */
   context?: zmq.Context;
 }
 
@@ -78,7 +78,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** Starts a server, or throws a StartupError (or KeyStoreError) that says why it will not run. */
   static async start(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<Server> {
-    const server = new Server(config, log, options.context ?? new zmq.Context({ ioThreads: config.ioThreads }));
+    const server = new Server(config, log, options.context ?? new zmq.Context({ ioThreads: config.ioThreads + 1 }));
     if (options.onFatal) server.fatalHandler = options.onFatal;
     try {
       await server.open();

@@ -5,7 +5,7 @@
  * The ZAP handler must already be bound in `context` when this runs.
  */
 import * as zmq from "zeromq";
-import { PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
+import { MAX_SUBSCRIBER_IO_THREADS, PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
 
 export interface ServerSockets {
   command: zmq.Router;
@@ -30,9 +30,27 @@ const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
 /** Replies queued per command peer before the outbox holds the rest in JavaScript. */
 const ROUTER_HIGH_WATER_MARK = 1_000;
 
+/**
+ * The libzmq I/O threads a port's new connections may go to (a bit mask; 0 is
+ * any). libzmq gives each new connection to the least loaded thread in the mask,
+ * counting every connection alike, busy or idle: with every port on every thread
+ * the subscriber connections, which carry the fan-out and its encryption once per
+ * subscriber, piled up on some threads while the others held idle command, publisher
+ * and ttl connections (README, Performance). So the subscriber port has every thread
+ * but the last to itself, and the other three ports, one copy of each message, share
+ * the last one. The server's context has `config.ioThreads` + 1 threads for this.
+ */
+export function ioThreadAffinity(context: zmq.Context, port: PortName): number {
+  const subscriberThreads = Math.min(context.ioThreads - 1, MAX_SUBSCRIBER_IO_THREADS);
+  if (subscriberThreads < 1) return 0;
+  const others = 2 ** subscriberThreads;
+  return port === "subscriber" ? others - 1 : others;
+}
+
 function secureOptions(context: zmq.Context, config: ServerConfig, secretKey: string, domain: PortName) {
   return {
     context,
+    affinity: ioThreadAffinity(context, domain),
     curveServer: true,
     curveSecretKey: secretKey,
     zapDomain: domain,

@@ -28,12 +28,12 @@ test("serve initialises a store on first run and prints the ports, the key and h
   t.regex(server.stdout(), /"event":"listening"/);
 });
 
-test("serve refuses a number of I/O threads that is not a whole number above 0, in one sentence, before touching anything", async (t) => {
+test("serve refuses a number of I/O threads that is not a whole number from 1 to 32, in one sentence, before touching anything", async (t) => {
   const cwd = await tempDir(t);
-  for (const value of ["0", "-1", "1.5"]) {
+  for (const value of ["0", "-1", "1.5", "33"]) {
     const result = await runCli(["serve", "--io-threads", value, "--no-state"], { cwd });
     t.not(result.code, 0, value);
-    t.regex(result.stderr, /--io-threads must be a whole number above 0/, value);
+    t.regex(result.stderr, /--io-threads must be a whole number from 1 to 32\./, value);
     t.is(result.stderr.trim().split("\n").length, 1, "one line, no stack trace");
   }
   await t.throwsAsync(fs.stat(path.join(cwd, "keys")), undefined, "no key store was created");

@@ -67,9 +67,15 @@ test("every port has a message size limit, a handshake limit and its own enforce
   }
 });
 
-test("the server's sockets share one context with the configured number of libzmq I/O threads", async (t) => {
+test("the server's sockets share one context: the configured I/O threads for the subscriber port, one more for the others", async (t) => {
   const { server } = await startServer(t, { ioThreads: 3 });
-  for (const name of PORT_NAMES) t.is(server.socketFor(name).context.ioThreads, 3, name);
+  const context = server.socketFor("command").context;
+  t.is(context.ioThreads, 4);
+  for (const name of PORT_NAMES) {
+    const socket = server.socketFor(name);
+    t.is(socket.context, context, name);
+    t.is(socket.affinity, name === "subscriber" ? 0b0111 : 0b1000, name);
+  }
 });
 
 test("a silent TCP peer is dropped after the handshake interval", async (t) => {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { KeyStore, fingerprint } from "../../keys/index.js";
-import { DEFAULTS, PORTS, type ServerConfig } from "../../server/config.js";
+import { DEFAULTS, MAX_SUBSCRIBER_IO_THREADS, PORTS, type ServerConfig } from "../../server/config.js";
 import type { FsyncMode } from "../../server/journal/index.js";
 import { createLogger } from "../../server/log.js";
 import { Server } from "../../server/server.js";
@@ -34,6 +34,12 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+function ioThreads(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_SUBSCRIBER_IO_THREADS)
+    throw new UsageError(`--io-threads must be a whole number from 1 to ${MAX_SUBSCRIBER_IO_THREADS}.`);
+  return value;
+}
+
 function toConfig(args: Args): ServerConfig {
   if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65532)
     throw new UsageError("--port must be a whole number from 1 to 65532 (the server uses it and the next three).");
@@ -50,7 +56,7 @@ function toConfig(args: Args): ServerConfig {
     maxMessageSize: positive("max-message-size", args["max-message-size"]),
     maxUsers: positive("max-users", args["max-users"]),
     handshakeIntervalMs: positive("handshake-interval", args["handshake-interval"]),
-    ioThreads: positive("io-threads", args["io-threads"]),
+    ioThreads: ioThreads(args["io-threads"]),
     historyBytes: DEFAULTS.historyBytes,
     initialState: args.open ? "open" : "waiting",
     state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
@@ -88,7 +94,7 @@ export const serveCommand: CommandModule<object, Args> = {
       .option("max-message-size", { type: "number", default: DEFAULTS.maxMessageSize, describe: "largest message a client may send, in bytes" })
       .option("max-users", { type: "number", default: DEFAULTS.maxUsers, describe: "users joined at once" })
       .option("handshake-interval", { type: "number", default: DEFAULTS.handshakeIntervalMs, describe: "ms a peer has to complete its CURVE handshake" })
-      .option("io-threads", { type: "number", default: DEFAULTS.ioThreads, describe: "libzmq I/O threads, which do the encryption (default: one per core, up to 4)" })
+      .option("io-threads", { type: "number", default: DEFAULTS.ioThreads, describe: "libzmq I/O threads that encrypt the fan-out to subscribers, plus one for the other ports (default: one per core, up to 4)" })
       .option("open", { type: "boolean", default: false, describe: "start with the session open (otherwise an admin opens it)" })
       .option("pretty", { type: "boolean", default: false, describe: "readable logs instead of JSON" }),
   handler: async (args) => {
