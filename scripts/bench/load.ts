@@ -24,6 +24,8 @@ export const WINDOW = 64;
 export const HOT_NODES = 16;
 
 export interface Writer {
+  /** Which server it writes to, for error messages. */
+  readonly mode: Mode;
   /** Resolves when the message has come back to the writer. */
   send(payload: Buffer): Promise<void>;
   close(): void;
@@ -39,7 +41,7 @@ export async function openWriter(mode: Mode, port: number, serverPublicKey: stri
     client.connect();
     await withTimeout(client.join().then(() => client.sync()), 30_000, "the writer joining curvehost");
     let n = 0;
-    return { send: async (payload) => void (await client.commit(`w${n++ % HOT_NODES}`, payload)), close: () => client.close() };
+    return { mode, send: async (payload) => void (await client.commit(`w${n++ % HOT_NODES}`, payload)), close: () => client.close() };
   }
   const dealer = new zmq.Dealer(curveOptions(serverPublicKey, keys));
   const dealt = handshake(dealer);
@@ -52,6 +54,7 @@ export async function openWriter(mode: Mode, port: number, serverPublicKey: stri
     for await (const _ of subscriber) acknowledge.shift()?.();
   })().catch(() => {});
   return {
+    mode,
     send: (payload) =>
       new Promise<void>((resolve, reject) => {
         acknowledge.push(resolve);
@@ -87,7 +90,7 @@ export async function closedLoop(
     }
   };
   const limitMs = "seconds" in until ? until.seconds * 1000 + 60_000 : until.withinMs;
-  await withTimeout(Promise.all(Array.from({ length: WINDOW }, lane)), limitMs, "a closed-loop run");
+  await withTimeout(Promise.all(Array.from({ length: WINDOW }, lane)), limitMs, `a closed-loop run on ${writer.mode}`);
   return { sent, startedAt, endedAt: now() };
 }
 
@@ -118,6 +121,6 @@ export async function openLoop(writer: Writer, options: { size: number; run: num
     };
     tick();
   });
-  await withTimeout(acknowledged, options.seconds * 1000 + 60_000, "an open-loop run and its acknowledgements");
+  await withTimeout(acknowledged, options.seconds * 1000 + 60_000, `an open-loop run on ${writer.mode} and its acknowledgements`);
   return { sent: total, startedAt, endedAt: now(), maxLateMs };
 }
