@@ -48,11 +48,28 @@ export async function openWriter(mode: Mode, port: number, serverPublicKey: stri
   dealer.connect(`tcp://127.0.0.1:${port + 2}`);
   const [subscriber] = await withTimeout(Promise.all([openSubscriber(port, serverPublicKey, keys), dealt]), 15_000, "the writer's handshakes with the relay");
   const out = new SendQueue(dealer);
-  // The relay keeps order, so the k-th copy back acknowledges the k-th message sent.
+  // The relay keeps order, so the k-th copy back acknowledges the k-th message sent. An empty
+  // message is a probe: its copy acknowledges nothing, and receivers ignore it (no stamp).
   const acknowledge: Array<() => void> = [];
+  let echoed = () => {};
+  const subscribed = new Promise<void>((resolve) => (echoed = resolve));
   void (async () => {
-    for await (const _ of subscriber) acknowledge.shift()?.();
+    for await (const [payload] of subscriber) {
+      if (payload?.length === 0) echoed();
+      else acknowledge.shift()?.();
+    }
   })().catch(() => {});
+  // The handshake done, the SUB's subscription still has to reach the PUB, and it travels through
+  // another of the relay's I/O threads than the DEALER's messages: a message sent before it arrives
+  // is not copied back, and its acknowledgement would never come. So probe until a copy comes back.
+  const probe = () => void out.send([Buffer.alloc(0)]).catch(() => {});
+  probe();
+  const probing = setInterval(probe, 20);
+  try {
+    await withTimeout(subscribed, 15_000, "the relay copying back the writer's probe");
+  } finally {
+    clearInterval(probing);
+  }
   return {
     mode,
     send: (payload) =>
