@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { KeyStore, fingerprint } from "../../keys/index.js";
+import { KeyStore, MAX_BASE_PORT, fingerprint } from "../../keys/index.js";
 import { DEFAULTS, MAX_SUBSCRIBER_IO_THREADS, PORTS, type ServerConfig } from "../../server/config.js";
 import type { FsyncMode } from "../../server/journal/index.js";
 import { createLogger } from "../../server/log.js";
@@ -34,29 +34,29 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-function ioThreads(value: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > MAX_SUBSCRIBER_IO_THREADS)
-    throw new UsageError(`--io-threads must be a whole number from 1 to ${MAX_SUBSCRIBER_IO_THREADS}.`);
+/** `value` if it is a whole number from 1 to `max`; otherwise a UsageError that says so, and why if `reason` is given. */
+function upTo(name: string, value: number, max: number, reason?: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new UsageError(`--${name} must be a whole number from 1 to ${max}${reason ? ` (${reason})` : ""}.`);
   return value;
 }
 
 function toConfig(args: Args): ServerConfig {
-  if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65532)
-    throw new UsageError("--port must be a whole number from 1 to 65532 (the server uses it and the next three).");
+  const port = upTo("port", args.port, MAX_BASE_PORT, "the server uses it and the next three");
   const timeoutMs = positive("timeout", args.timeout);
   const pingIntervalMs = positive("ping-interval", args["ping-interval"]);
   if (pingIntervalMs >= timeoutMs) throw new UsageError("--ping-interval must be shorter than --timeout.");
   return {
     keys: args.keys,
     bind: args.bind,
-    port: args.port,
+    port,
     session: args.session,
     pingIntervalMs,
     timeoutMs,
     maxMessageSize: positive("max-message-size", args["max-message-size"]),
     maxUsers: positive("max-users", args["max-users"]),
     handshakeIntervalMs: positive("handshake-interval", args["handshake-interval"]),
-    ioThreads: ioThreads(args["io-threads"]),
+    ioThreads: upTo("io-threads", args["io-threads"], MAX_SUBSCRIBER_IO_THREADS),
     historyBytes: DEFAULTS.historyBytes,
     initialState: args.open ? "open" : "waiting",
     state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
