@@ -5,20 +5,20 @@
  * ROUTERs, so that the relay has curvehost's four CURVE ports (the handshake
  * suite connects to all four). Its libzmq I/O threads are laid out as
  * curvehost's (IO_THREADS for the PUB, one more for the rest: ioThreadAffinity),
- * and node runs it with the server's flags (processes.ts), so that the ratio
+ * its ports queue as many pending connections (LISTEN_BACKLOG), and node runs it with the server's flags (processes.ts), so that the ratio
  * shows what the protocol costs, not a setting.
  * Run as: node relay.js PORT SECRET_KEY IO_THREADS
  */
 import * as zmq from "zeromq";
 import type { PortName } from "../../src/server/config.js";
-import { ioThreadAffinity } from "../../src/server/sockets.js";
+import { LISTEN_BACKLOG, ioThreadAffinity } from "../../src/server/sockets.js";
 
 const [port, secretKey, ioThreads] = process.argv.slice(2);
 process.on("disconnect", () => process.exit(0)); // the bench is gone
 const context = new zmq.Context({ ioThreads: Number(ioThreads) + 1 });
 // A new options object per socket: zeromq.js deletes `context` from the object it is given, so a
 // shared one would leave every socket after the first on the global context and its one I/O thread.
-const secure = (port: PortName) => ({ context, affinity: ioThreadAffinity(context, port), curveServer: true, curveSecretKey: secretKey!, linger: 0 });
+const secure = (port: PortName) => ({ context, affinity: ioThreadAffinity(context, port), curveServer: true, curveSecretKey: secretKey!, backlog: LISTEN_BACKLOG, linger: 0 });
 const [command, incoming, ttl] = [new zmq.Router(secure("command")), new zmq.Router(secure("publisher")), new zmq.Router(secure("ttl"))];
 // The same high-water mark as curvehost's subscriber port.
 const publisher = new zmq.Publisher({ ...secure("subscriber"), sendHighWaterMark: 10_000 });

@@ -29,6 +29,14 @@ export function assertCurveAvailable(capability: Partial<Record<string, boolean>
 const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
 /** Replies queued per command peer before the outbox holds the rest in JavaScript. */
 const ROUTER_HIGH_WATER_MARK = 1_000;
+/**
+ * Connections the kernel queues on a port until libzmq's I/O thread accepts them
+ * (capped by net.core.somaxconn). libzmq's default of 100 overflowed in a burst of
+ * 200 joins, and the kernel then drops a SYN, which the client repeats only after
+ * a second: the same happens when every user reconnects at once, after a restart
+ * or when the subscriber port is cycled (README, Performance).
+ */
+export const LISTEN_BACKLOG = 1024;
 
 /**
  * The libzmq I/O threads a port's new connections may go to (a bit mask; 0 is
@@ -57,6 +65,7 @@ function secureOptions(context: zmq.Context, config: ServerConfig, secretKey: st
     zapEnforceDomain: true,
     maxMessageSize: config.maxMessageSize,
     handshakeInterval: config.handshakeIntervalMs,
+    backlog: LISTEN_BACKLOG,
     linger: 0,
   };
 }

@@ -6,7 +6,7 @@ import * as zmq from "zeromq";
 import { KeyStore, generateKeyPair } from "../../src/keys/index.js";
 import { DEFAULTS, type ServerConfig } from "../../src/server/config.js";
 import { Server } from "../../src/server/server.js";
-import { StartupError, assertCurveAvailable } from "../../src/server/sockets.js";
+import { LISTEN_BACKLOG, StartupError, assertCurveAvailable } from "../../src/server/sockets.js";
 import { ZAP_ENDPOINT } from "../../src/server/zap.js";
 import { runCli, tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
@@ -76,6 +76,11 @@ test("the server's sockets share one context: the configured I/O threads for the
     t.is(socket.context, context, name);
     t.is(socket.affinity, name === "subscriber" ? 0b0111 : 0b1000, name);
   }
+});
+
+test("every port queues a join burst's connections rather than libzmq's default 100", async (t) => {
+  const { server } = await startServer(t);
+  for (const name of PORT_NAMES) t.is(server.socketFor(name).backlog, LISTEN_BACKLOG, name);
 });
 
 test("a silent TCP peer is dropped after the handshake interval", async (t) => {

@@ -8,6 +8,7 @@ import type { BenchContext } from "../context.js";
 import { startServer } from "../context.js";
 import { CpuMeter, THIS_PROCESS, type CpuWindow } from "../cpu.js";
 import type { BurstReport } from "../burst.js";
+import { listenOverflows } from "../listen-queue.js";
 import { ChildProgram, type ClientsJob, type Mode } from "../processes.js";
 import { cpuFields, notes, type Row } from "../report.js";
 import { eachRun, interleaved, medians, spreadNote, totals } from "../repeat.js";
@@ -19,6 +20,8 @@ interface Burst {
   joined: number;
   failure: string | null;
   cpu: CpuWindow;
+  /** Connection attempts the kernel dropped during the burst, its listen queue full. */
+  listenOverflows: number;
 }
 
 export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => void): Promise<void> {
@@ -33,14 +36,17 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
       }
       await Promise.all(programs.map((program) => program.receive("ready", 30_000)));
       const meter = new CpuMeter(server.measured, [THIS_PROCESS, ...programs.map((program) => ({ label: program.label, pid: program.pid }))]);
+      const overflowsBefore = listenOverflows();
       for (const program of programs) program.send({ type: "go" });
       const reports = await Promise.all(programs.map((program) => program.receive<BurstReport>("done", 120_000)));
       const cpu = meter.stop();
+      const overflows = listenOverflows() - overflowsBefore;
       return {
         seconds: (Math.max(...reports.map((r) => r.endedAt)) - Math.min(...reports.map((r) => r.startedAt))) / 1000,
         joined: reports.reduce((sum, r) => sum + r.joined, 0),
         failure: reports.find((r) => r.failure !== null)?.failure ?? null,
         cpu,
+        listenOverflows: overflows,
       };
     } finally {
       await Promise.all(programs.map((program) => program.close()));
@@ -54,6 +60,7 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
     runs[mode].filter((b) => b.joined < keys.length).map((b) => `${mode}: ONLY ${b.joined} OF ${keys.length} JOINED (${b.failure})`),
   );
   const cpu = cpuFields({ curvehost: ours.cpu, baseline: base.cpu });
+  const overflows = totals(runs, (b) => b.listenOverflows);
   emit({
     bench: "handshakes",
     params: `burst of ${keys.length} clients from ${PROCESSES} processes`,
@@ -64,11 +71,12 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
     note: notes(
       ...failures,
       spreadNote(runs, rate),
+      overflows.curvehost + overflows.baseline > 0 ? `connection attempts dropped by a full listen queue ${overflows.curvehost}/${overflows.baseline} (each retried after a second)` : "",
       "curvehost: Client connect + join (4 CURVE handshakes, each through ZAP, and the join proof)",
       "baseline: the same 4 CURVE handshakes to the relay's 4 ports, no ZAP, no join",
       cpu.note,
     ),
     losses: totals(runs, (b) => keys.length - b.joined),
-    details: { clients: keys.length, seconds: { curvehost: ours.seconds, baseline: base.seconds }, joinsPerSecondEveryRun: eachRun(runs, rate) },
+    details: { clients: keys.length, seconds: { curvehost: ours.seconds, baseline: base.seconds }, joinsPerSecondEveryRun: eachRun(runs, rate), listenOverflows: overflows },
   });
 }
