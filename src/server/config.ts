@@ -21,6 +21,8 @@ export interface ServerConfig {
   ioThreads: number;
   /** Bytes of recent events kept for `resync`. */
   historyBytes: number;
+  /** The least time between two `users` events: the joins and departures in between share the next one. */
+  usersEventIntervalMs: number;
   initialState: "waiting" | "open";
   /** Where the journal lives, or null for an ephemeral session. */
   state: { dir: string; fsync: FsyncMode; repair: boolean } | null;
@@ -41,6 +43,8 @@ export const DEFAULTS = {
   // One per core, up to four: with one, a single core encrypts every subscriber's copy of every event.
   ioThreads: Math.min(4, os.availableParallelism()),
   historyBytes: 64 * 1024 * 1024,
+  // Each users event carries the whole list to every subscriber: one per join made a burst of N joins cost N³ entries.
+  usersEventIntervalMs: 100,
   initialState: "waiting",
 } as const satisfies Partial<ServerConfig>;
 

@@ -24,6 +24,6 @@ export interface ServerContext {
   remove(user: User, reason: RemovalReason): void;
   /** Notes that a key joined now, for `curvehost keys` (written to the store in batches). */
   markSeen(fingerprint: string): void;
-  /** Publishes the current user list as a `users` event. */
+  /** Publishes the user list as a `users` event: at once, or with the other changes of its interval (config.usersEventIntervalMs). */
   publishUsers(): void;
 }

@@ -28,6 +28,7 @@ import {
 import { Session } from "./session.js";
 import { openState, type StateStore } from "./state.js";
 import { receiveEach } from "../transport/receive.js";
+import { Throttle } from "./throttle.js";
 import { Pinger } from "./ttl.js";
 import { Users, type User } from "./users.js";
 import { ZapHandler, type ZapRequest, type ZapVerdict } from "./zap.js";
@@ -55,6 +56,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private sockets: ServerSockets | undefined;
   private watcher: AllowlistWatcher | undefined;
   private pinger: Pinger | undefined;
+  private usersEvents: Throttle | undefined;
   private state: StateStore | undefined;
   private allowlist: Allowlist | undefined;
   private serverContext: ServerContext | undefined;
@@ -155,6 +157,8 @@ export class Server extends EventEmitter<ServerEvents> {
       if (user) this.remove(user, "stalled");
     };
     const broadcaster = new Broadcaster(session, sockets.subscriber, history, this.state.journal, (error) => this.fatal(error));
+    const usersEvents = new Throttle(() => broadcaster.publish({ type: "users", users: this.users.info() }), config.usersEventIntervalMs);
+    this.usersEvents = usersEvents;
     this.serverContext = {
       config,
       log,
@@ -171,7 +175,7 @@ export class Server extends EventEmitter<ServerEvents> {
       peerAddress: (publicKey) => this.zapAddresses.get(publicKey) ?? "unknown",
       markSeen: (print) => this.markSeen(store, print),
       remove: (user, reason) => this.remove(user, reason),
-      publishUsers: () => void broadcaster.publish({ type: "users", users: this.users.info() }),
+      publishUsers: () => usersEvents.request(),
     };
     this.state.releaseAbsentOwners(this.serverContext);
     await bindSockets(sockets, config);
@@ -326,6 +330,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.stopping = true;
     const context = this.serverContext;
     if (context) {
+      this.usersEvents?.cancel(); // closing is the last event
       context.broadcaster.publish({ type: "session", state: "closing" });
       await context.broadcaster.settled();
       if (this.sockets) this.sockets.subscriber.linger = 500; // let the closing notice leave
@@ -338,6 +343,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private async release(): Promise<void> {
     this.stopping = true;
     this.pinger?.stop();
+    this.usersEvents?.cancel();
     this.watcher?.stop();
     if (this.serverContext) for (const outbox of Object.values(this.serverContext.outboxes)) outbox.close();
     await this.cycling;

@@ -58,6 +58,7 @@ function toConfig(args: Args): ServerConfig {
     handshakeIntervalMs: positive("handshake-interval", args["handshake-interval"]),
     ioThreads: upTo("io-threads", args["io-threads"], MAX_SUBSCRIBER_IO_THREADS),
     historyBytes: DEFAULTS.historyBytes,
+    usersEventIntervalMs: DEFAULTS.usersEventIntervalMs,
     initialState: args.open ? "open" : "waiting",
     state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
   };
