@@ -330,7 +330,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.stopping = true;
     const context = this.serverContext;
     if (context) {
-      this.usersEvents?.cancel(); // closing is the last event
+      this.usersEvents?.close(); // closing is the last event
       context.broadcaster.publish({ type: "session", state: "closing" });
       await context.broadcaster.settled();
       if (this.sockets) this.sockets.subscriber.linger = 500; // let the closing notice leave
@@ -343,7 +343,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private async release(): Promise<void> {
     this.stopping = true;
     this.pinger?.stop();
-    this.usersEvents?.cancel();
+    this.usersEvents?.close();
     this.watcher?.stop();
     if (this.serverContext) for (const outbox of Object.values(this.serverContext.outboxes)) outbox.close();
     await this.cycling;

@@ -6,6 +6,7 @@
 export class Throttle {
   private timer: NodeJS.Timeout | null = null;
   private asked = false;
+  private closed = false;
 
   constructor(
     private readonly action: () => void,
@@ -13,6 +14,7 @@ export class Throttle {
   ) {}
 
   request(): void {
+    if (this.closed) return;
     if (this.timer) {
       this.asked = true;
       return;
@@ -26,10 +28,10 @@ export class Throttle {
     }, this.intervalMs);
   }
 
-  /** Drops a request still waiting for its interval to end. */
-  cancel(): void {
+  /** Drops a request still waiting for its interval to end, and every later one. */
+  close(): void {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.asked = false;
   }
 }
