@@ -5,8 +5,9 @@
  * ROUTERs, so that the relay has curvehost's four CURVE ports (the handshake
  * suite connects to all four). Its libzmq I/O threads are laid out as
  * curvehost's (IO_THREADS for the PUB, one more for the rest: ioThreadAffinity),
- * its ports queue as many pending connections (LISTEN_BACKLOG), and node runs it with the server's flags (processes.ts), so that the ratio
- * shows what the protocol costs, not a setting.
+ * its ports queue as many pending connections (LISTEN_BACKLOG), and node runs
+ * it with the server's flags (processes.ts), so that the ratio shows what the
+ * protocol costs, not a setting.
  * Run as: node relay.js PORT SECRET_KEY IO_THREADS
  */
 import * as zmq from "zeromq";
