@@ -1,6 +1,6 @@
 import test from "ava";
 import type { Client } from "../../src/client/index.js";
-import type { ServerEvent } from "../../src/protocol/index.js";
+import type { ServerEvent, UserInfo } from "../../src/protocol/index.js";
 import { nextEvent, startServer } from "../helpers/server.js";
 
 type UsersEvent = Extract<ServerEvent, { type: "users" }>;
@@ -11,7 +11,7 @@ function usersEventsOf(client: Client): UsersEvent[] {
   return seen;
 }
 
-const names = (event: UsersEvent) => event.users.map((user) => user.name);
+const names = (users: readonly UserInfo[]) => users.map((user) => user.name);
 
 test("the first join of an interval is published at once; a join inside it waits for its end", async (t) => {
   const { client } = await startServer(t, { usersEventIntervalMs: 60_000 });
@@ -21,7 +21,7 @@ test("the first join of an interval is published at once; a join inside it waits
   t.is(aliceWelcome.seq, 1, "alice's users event went out before her welcome");
   const bobWelcome = await bob.join();
   t.is(bobWelcome.seq, 1, "bob's waits for the interval to end");
-  t.deepEqual(bobWelcome.users.map((user) => user.name), ["alice", "bob"], "the welcome itself is always current");
+  t.deepEqual(names(bobWelcome.users), ["alice", "bob"], "the welcome itself is always current");
 });
 
 test("joins inside one interval share one users event, which lists them all", async (t) => {
@@ -39,8 +39,8 @@ test("joins inside one interval share one users event, which lists them all", as
     }),
   );
   const [event] = await everyone;
-  t.deepEqual(names(event), ["alice", "bob", "carol", "dan"]);
-  t.is(seen.length, 1, `one users event for three joins, not ${seen.map(names).join(" / ")}`);
+  t.deepEqual(names(event.users), ["alice", "bob", "carol", "dan"]);
+  t.is(seen.length, 1, `one users event for three joins, not ${seen.map((each) => names(each.users)).join(" / ")}`);
   t.is(event.seq, 2, "no seq was skipped");
   t.is(alice.replica.seq, 2);
 });
@@ -49,9 +49,9 @@ test("a departure is published as a users event without the user", async (t) => 
   const { joined } = await startServer(t, { usersEventIntervalMs: 50 });
   const alice = await joined("alice");
   const bob = await joined("bob");
-  const without = nextEvent<[UsersEvent]>(alice, "event", (event) => event.type === "users" && !names(event).includes("bob"));
+  const without = nextEvent<[UsersEvent]>(alice, "event", (event) => event.type === "users" && !names(event.users).includes("bob"));
   await bob.leave();
   const [event] = await without;
-  t.deepEqual(names(event), ["alice"]);
-  t.deepEqual(alice.replica.users.map((user) => user.name), ["alice"]);
+  t.deepEqual(names(event.users), ["alice"]);
+  t.deepEqual(names(alice.replica.users), ["alice"]);
 });
