@@ -39,6 +39,18 @@ test("serve refuses a number of I/O threads that is not a whole number from 1 to
   await t.throwsAsync(fs.stat(path.join(cwd, "keys")), undefined, "no key store was created");
 });
 
+test("serve, init and invite refuse a base port outside 1–65532 in the same sentence, before touching anything", async (t) => {
+  const cwd = await tempDir(t);
+  for (const value of ["0", "1.5", "65533"]) {
+    for (const command of [["serve", "--no-state"], ["init"], ["invite", "alice", "--host", "example.org"]]) {
+      const result = await runCli([...command, "--port", value], { cwd });
+      t.not(result.code, 0, `${command[0]} ${value}`);
+      t.is(result.stderr.trim(), "curvehost: The port must be a whole number from 1 to 65532 (the server uses it and the next three).", `${command[0]} ${value}`);
+    }
+  }
+  await t.throwsAsync(fs.stat(path.join(cwd, "keys")), undefined, "no key store was created");
+});
+
 test("serve stops cleanly on SIGTERM within 2 seconds", async (t) => {
   const { server } = await running(t);
   const started = Date.now();

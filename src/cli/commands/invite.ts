@@ -45,11 +45,11 @@ export const inviteCommand: CommandModule<object, Args> = {
       })
       .option("out", { type: "string", normalize: true, describe: "where to write the invite (default: KEYS/invites/NAME.invite)" }),
   handler: async (args) => {
-    const store = new KeyStore(args.keys);
-    await store.requireExisting();
     const name = checkName(args.name);
     const host = checkHost(args.host);
     const port = checkBasePort(args.port);
+    const store = new KeyStore(args.keys);
+    await store.requireExisting();
     const serverKey = await store.serverPublicKey();
     const file = path.resolve(args.out ?? store.inviteFile(name));
 

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { KeyStore, MAX_BASE_PORT, fingerprint } from "../../keys/index.js";
+import { KeyStore, checkBasePort, fingerprint } from "../../keys/index.js";
 import { DEFAULTS, MAX_SUBSCRIBER_IO_THREADS, PORTS, type ServerConfig } from "../../server/config.js";
 import type { FsyncMode } from "../../server/journal/index.js";
 import { createLogger } from "../../server/log.js";
@@ -34,15 +34,14 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-/** `value` if it is a whole number from 1 to `max`; otherwise a UsageError that says so, and why if `reason` is given. */
-function upTo(name: string, value: number, max: number, reason?: string): number {
-  if (!Number.isInteger(value) || value < 1 || value > max)
-    throw new UsageError(`--${name} must be a whole number from 1 to ${max}${reason ? ` (${reason})` : ""}.`);
+/** `value` if it is a whole number from 1 to `max`; otherwise a UsageError that says so. */
+function upTo(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}.`);
   return value;
 }
 
 function toConfig(args: Args): ServerConfig {
-  const port = upTo("port", args.port, MAX_BASE_PORT, "the server uses it and the next three");
+  const port = checkBasePort(args.port); // the same check, and sentence, as init's and invite's
   const timeoutMs = positive("timeout", args.timeout);
   const pingIntervalMs = positive("ping-interval", args["ping-interval"]);
   if (pingIntervalMs >= timeoutMs) throw new UsageError("--ping-interval must be shorter than --timeout.");
