@@ -3,7 +3,7 @@ export { ROLES, isRole, parseExpiry, type KeyEntry, type Role } from "./entry.js
 export { KeyStoreError } from "./errors.js";
 export { fingerprint, looksLikeFingerprint } from "./fingerprint.js";
 export { readIdentity, readPublicKey, writeIdentity } from "./identity.js";
-export { MAX_BASE_PORT, checkBasePort, checkHost, formatInvite, parseInvite, readInvite, writeInvite, type Invite } from "./invite.js";
+export { checkBasePort, checkHost, formatInvite, parseInvite, readInvite, writeInvite, type Invite } from "./invite.js";
 export { generateKeyPair, publicKeyOf, type KeyPair } from "./keypair.js";
 export { checkName } from "./names.js";
 export { DEFAULT_KEY_DIR, KeyStore, type AllowlistSnapshot } from "./store.js";
