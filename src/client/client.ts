@@ -32,7 +32,7 @@ import {
 import { makeJoinProof } from "../protocol/join-proof.js";
 import { Connection, firstHandshake, type Endpoint } from "./connection.js";
 import { Replica } from "./replica.js";
-import { Requests } from "./requests.js";
+import { Requests, type Sent } from "./requests.js";
 
 export interface ClientOptions extends Endpoint {
   /** How long a request may wait for its reply. */
@@ -88,7 +88,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private synced = false;
   private resyncing = false;
   private resyncAgain = false;
-  private readonly pendingCommits = new Map<number, { resolve: (seq: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  /** Commits not yet acknowledged, with what was sent, to send again if the publisher connection is remade. */
+  private readonly pendingCommits = new Map<number, { sent: Sent; resolve: (seq: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   private lastPing = Date.now();
   /** The seq the previous ping carried: a replica still below it missed an event (PROTOCOL.md §7). */
   private pingSeq = 0;
@@ -125,6 +126,14 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Connects the command port and starts reading it. Nothing is sent yet. */
   connect(): void {
+    // A connection remade (the server cut a port to remove someone, PROTOCOL.md §8) may have lost what was in flight:
+    // send it again; the first reply to a ref wins, and the server applies a commit's ref once.
+    this.connection.onReconnected("command", () => {
+      for (const { header, body } of this.requests.outstanding()) void this.connection.send("command", header, body).catch(() => {});
+    });
+    this.connection.onReconnected("publisher", () => {
+      for (const { sent } of this.pendingCommits.values()) void this.connection.send("publisher", sent.header, sent.body).catch(() => {});
+    });
     this.connection.connect("command");
     this.connection.read(
       "command",
@@ -167,7 +176,7 @@ export class Client extends EventEmitter<ClientEvents> {
     // a sync after join misses nothing. Later handshakes are reconnections after the server cycled
     // its subscriber port: ask for what went past meanwhile.
     const subscribed = firstHandshake(sockets.subscriber, "subscriber", this.requestTimeoutMs);
-    sockets.subscriber.events.on("handshake", () => {
+    this.connection.onReconnected("subscriber", () => {
       if (this.synced) this.resyncInBackground();
     });
     this.connection.connect("subscriber");
@@ -220,6 +229,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const ref = this.requests.nextRef();
     const entries = nodes.map(({ data, ...entry }) => ({ ...entry, size: data.length }));
     const { manifest, body } = nodesBody(entries, nodes.map((node) => node.data));
+    const sent: Sent = { header: { type: "commit", ref, manifest }, body };
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingCommits.delete(ref);
@@ -227,12 +237,13 @@ export class Client extends EventEmitter<ClientEvents> {
       }, this.requestTimeoutMs);
       const settle = () => (clearTimeout(timer), this.pendingCommits.delete(ref));
       this.pendingCommits.set(ref, {
+        sent,
         timer,
         resolve: (seq) => (settle(), resolve(seq)),
         reject: (error) => (settle(), reject(error)),
       });
       // A large commit goes in pieces; it is not acknowledged before its last piece is out.
-      this.connection.send("publisher", { type: "commit", ref, manifest }, body).then(
+      this.connection.send("publisher", sent.header, sent.body).then(
         () => this.pendingCommits.get(ref)?.timer.refresh(),
         (error: Error) => this.pendingCommits.get(ref)?.reject(error),
       );
@@ -330,8 +341,9 @@ export class Client extends EventEmitter<ClientEvents> {
   private async exchange(header: Record<string, unknown>, body: Body, collects: boolean): Promise<{ reply: ServerMessage; replayed: ServerMessage[] }> {
     if (this.closed) throw new Error("the client is closed");
     const ref = this.requests.nextRef();
-    const reply = this.requests.expect(ref, collects);
-    await this.connection.send("command", { ...header, ref }, body);
+    const sent: Sent = { header: { ...header, ref }, body };
+    const reply = this.requests.expect(ref, sent, collects);
+    await this.connection.send("command", sent.header, sent.body);
     return reply;
   }
 
