@@ -170,6 +170,9 @@ class Client:
             self._poller.register(socket, zmq.POLLIN)
         try:
             self._await_handshakes(publisher_watch)
+        except BaseException:
+            self._pinger.stop()  # no pongs for a join that did not complete
+            raise
         finally:
             publisher_watch.close()
 

@@ -64,6 +64,9 @@ class Replica:
             self.state = event["state"]
         elif kind == "users":
             self.users = event["users"]
+            # Whoever is no longer there is nowhere: their presence goes with them.
+            names = {user["name"] for user in self.users}
+            self.presence = {name: entry for name, entry in self.presence.items() if name in names}
         self.seq = event["seq"]
 
     def _commit(self, entry):

@@ -94,6 +94,8 @@ class Applying(unittest.TestCase):
         self.assertEqual((self.replica.state, self.replica.seq), ("open", 14))
         self.assertEqual([user["name"] for user in self.replica.users], ["bob"])
         self.assertEqual(self.replica.presence, {"bob": {"data": {"frame": 1}, "latency": 2}})
+        self.apply(Message({"type": "users", "seq": 15, "users": [{"name": "carol", "role": "member", "state": "joined", "latency": 1}]}, b""))
+        self.assertEqual(self.replica.presence, {})  # bob left, and his presence with him
 
 
 if __name__ == "__main__":
