@@ -152,7 +152,7 @@ class Client:
             return self._request(kind, fields, replies=(reply,))
         except ServerError as error:
             if error.code == "protocol_mismatch":
-                raise ConnectError(other_protocol("not 2")) from None
+                raise ConnectError(other_protocol()) from None
             raise
 
     def _connect_session_ports(self):

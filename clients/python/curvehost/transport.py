@@ -38,8 +38,9 @@ def no_reply(address, timeout):
     return "No reply from %s within %g s." % (address, timeout)
 
 
-def other_protocol(version):
-    return "The server speaks another protocol (%s), this client protocol 2: update the older one." % version
+def other_protocol(version=None):
+    speaks = "protocol %s" % version if isinstance(version, int) else "another protocol"
+    return "The server speaks %s, this client protocol 2: update the older one." % speaks
 
 
 def explain(address, timeout, connected, handshakes, refused):
