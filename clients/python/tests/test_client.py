@@ -8,7 +8,7 @@ import unittest
 
 import zmq
 
-from curvehost import Client, ConnectError, Replica, ServerError
+from curvehost import Client, ConnectError, ServerError
 from tests.fakeserver import FakeServer
 
 FRAME = 1024
