@@ -48,12 +48,13 @@ def commit_files(client, items):
 def listen(client, seconds, expect):
     """Prints events for `seconds`, or until every id in `expect` is a node; returns those missing."""
     deadline = time.monotonic() + seconds
-    missing = [node_id for node_id in expect if node_id not in client.replica.nodes]
-    while not client.lost and (missing or not expect) and time.monotonic() < deadline:
+    while True:
+        # What arrived while the client waited for its commit comes first: poll() kept it.
         for event in client.poll(min(0.2, max(0.0, deadline - time.monotonic()))):
             print(describe(event), flush=True)
         missing = [node_id for node_id in expect if node_id not in client.replica.nodes]
-    return missing
+        if client.lost or (expect and not missing) or time.monotonic() >= deadline:
+            return missing
 
 
 def summary(replica):
