@@ -32,6 +32,8 @@ COMMAND, SUBSCRIBER, PUBLISHER, TTL = range(4)
 ENTRY_FIELDS = frozenset(("id", "kind", "deps", "mode", "owner", "size"))
 # The longest a wait sleeps before it looks again at what the ping thread knows.
 TICK = 0.25
+# How long a refused subscriber reconnection waits for a `kicked` notice before it counts as lost.
+REFUSAL_GRACE = 1.0
 
 
 class Client:
@@ -82,6 +84,7 @@ class Client:
         self._failures = {}  # ref -> ServerError of those that were rejected
         self._joined = self._synced = self._left = self._closed = False
         self._reconnected = False
+        self._refused_at = None  # when the subscriber port first refused this key
         self._subscriber = self._subscriber_watch = self._publisher = self._pinger = None
         self._context = zmq.Context()
         if ":" in host:
@@ -290,8 +293,12 @@ class Client:
             return
         if self._subscriber_watch.read():
             self._reconnected = True
-        if self._subscriber_watch.refused and not self._left:
-            self._mark_lost("The server no longer accepts this connection: this user was removed or its key revoked.")
+        if self._subscriber_watch.refused and not self._left and not self.lost:
+            # A kick says so on the command port, sent as the removal happens: give it a moment
+            # to arrive, so that the reason given is the real one.
+            self._refused_at = self._refused_at or time.monotonic()
+            if time.monotonic() - self._refused_at > REFUSAL_GRACE:
+                self._mark_lost("The server no longer accepts this connection: this user was removed or its key revoked.")
         for _ in range(BATCH):
             message = self._subscriber.receive()
             if message is None:

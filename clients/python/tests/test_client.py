@@ -2,6 +2,8 @@
 in transit, pings that show the client behind, a subscriber port replaced, silence, junk.
 The TypeScript tests run the same client against the real server."""
 import os
+import random
+import socket
 import threading
 import time
 import unittest
@@ -12,6 +14,20 @@ from curvehost import Client, ConnectError, ServerError
 from tests.fakeserver import FakeServer
 
 FRAME = 1024
+
+
+def free_port():
+    """A port nothing listens on, below Linux's ephemeral ports (32768 and up): a connection
+    retried to a closed port in that range can meet itself (a TCP simultaneous open) and
+    look like a failed handshake. Probed with a plain socket, whose close is immediate."""
+    while True:
+        port = random.randrange(10000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def keypair():
@@ -98,11 +114,7 @@ class Joining(Fixture):
             self.client(sync=False).join()
 
     def test_a_port_with_nothing_behind_it_cannot_be_reached(self):
-        # Below Linux's ephemeral ports (32768 and up): a connection retried to a closed port in
-        # that range can meet itself (a TCP simultaneous open) and look like a failed handshake.
-        probe = zmq.Context.instance().socket(zmq.ROUTER)
-        port = probe.bind_to_random_port("tcp://127.0.0.1", min_port=10000, max_port=32000)
-        probe.close()
+        port = free_port()
         with self.assertRaisesRegex(ConnectError, r"^Cannot reach 127\.0\.0\.1:%d: is the server running" % port):
             self.client(sync=False, port=port, timeout=1.0).hello()
 
