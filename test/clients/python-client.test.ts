@@ -307,14 +307,16 @@ test("a client given the replica of an earlier connection loses nothing", async 
   await ts.commit("first", Buffer.from("1"));
   await settle(py, ts);
 
-  // The connection goes (closed without leaving); the session moves on meanwhile.
+  // The connection goes (closed without leaving); the session moves on meanwhile, with a
+  // commit larger than a frame, which the resync replays in pieces.
   await py.call("close");
-  await ts.commit("while-away", Buffer.from("2"));
+  const whileAway = randomBytes(2 * MB);
+  await ts.commit("while-away", whileAway);
   await ts.commit("first", Buffer.from("+"), { mode: "delta" });
   await py.request("connect", { invite: pyInvite, keep_replica: true });
   await py.request("join");
   const replica = await py.request("sync");
-  t.is(replica.nodes["while-away"].sha256, sha256(Buffer.from("2")));
+  t.is(replica.nodes["while-away"].sha256, sha256(whileAway));
   t.is(replica.nodes.first.sha256, sha256(Buffer.from("1+")));
   t.is(replica.nodes.first.parts, 2);
   const events = await py.request("poll_until", { until: { type: "commit", id: "while-away" }, timeout: 1 });
