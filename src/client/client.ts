@@ -21,7 +21,7 @@ import {
   type Body,
   type CatalogEntry,
   type CommitEntry,
-  type Limits,
+  type Advertised,
   type NodesReply,
   type PresenceEvent,
   type ServerEvent,
@@ -37,7 +37,7 @@ import { Requests, type Sent } from "./requests.js";
 export interface ClientOptions extends Endpoint {
   /** How long a request may wait for its reply. */
   requestTimeoutMs?: number;
-  /** No ping for this long and the server is taken as lost. */
+  /** No ping for this long and the server is taken as lost; by default the server's timeout. */
   lostTimeoutMs?: number;
 }
 
@@ -78,11 +78,12 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly routingId: Buffer;
   readonly replica = new Replica();
   /** The server's limits, from hello or welcome. */
-  limits: Limits | undefined;
+  limits: Advertised | undefined;
   private readonly connection: Connection;
   private readonly requests: Requests;
   private readonly requestTimeoutMs: number;
-  private readonly lostTimeoutMs: number;
+  private lostTimeoutMs: number;
+  private readonly lostTimeoutGiven: boolean;
   /** Sequenced events that arrived while the replica was not ready to take them. */
   private buffered: ServerEvent[] = [];
   private synced = false;
@@ -103,6 +104,7 @@ export class Client extends EventEmitter<ClientEvents> {
     super();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.lostTimeoutMs = options.lostTimeoutMs ?? 5_000;
+    this.lostTimeoutGiven = options.lostTimeoutMs !== undefined;
     // R: 16 random bytes, first not 0 (libzmq reserves a leading 0 for generated ids).
     this.routingId = randomBytes(ROUTING_ID_BYTES);
     this.routingId[0] = this.routingId[0]! | 0x01;
@@ -203,6 +205,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.replica.nodes.clear();
     for (const node of reply.nodes) if (!("removed" in node)) this.replica.nodes.set(node.id, { ...node });
     this.replica.seq = reply.seq;
+    this.replica.state = reply.state;
+    this.replica.users = reply.users;
     this.synced = true;
     this.drainBuffered();
     return this.replica;
@@ -320,9 +324,10 @@ export class Client extends EventEmitter<ClientEvents> {
     this.connection.close();
   }
 
-  private useLimits(limits: Limits): void {
+  private useLimits(limits: Advertised): void {
     this.limits = limits;
     this.connection.frameBytes = limits.frame;
+    if (!this.lostTimeoutGiven) this.lostTimeoutMs = limits.timeout;
   }
 
   private resyncInBackground(): void {

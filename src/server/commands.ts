@@ -8,6 +8,7 @@ import {
   framesOf,
   messageBytes,
   nodesBody,
+  type Advertised,
   type Body,
   type CatalogEntry,
   type CommandRequest,
@@ -42,6 +43,11 @@ export class CommandHandler {
   handle(routingId: Buffer, user: User | undefined, decoded: Decoded<"command"> | { ok: false; error: WireFailure }): void {
     if (!decoded.ok) return this.fail(routingId, decoded.error.ref, decoded.error.code, decoded.error.message, decoded.error.id);
     const request = decoded.request;
+    if (user && request.ref !== undefined) {
+      // Sent again after the connection was remade (PROTOCOL.md §5): carried out, and answered, once already.
+      if (user.seen.command.has(request.ref)) return;
+      user.seen.command.add(request.ref);
+    }
     try {
       this.dispatch(routingId, user, request);
     } catch (error) {
@@ -62,7 +68,7 @@ export class CommandHandler {
         session: config.session,
         state: session.state,
         users: this.context.users.size,
-        limits: config.limits,
+        limits: this.advertised(),
       });
     }
     if (request.type === "join") return this.join(routingId, request);
@@ -160,7 +166,7 @@ export class CommandHandler {
       },
       presence: null,
       presenceWindow: { start: now, count: 0 },
-      committed: new RecentRefs(),
+      seen: { command: new RecentRefs(), publisher: new RecentRefs() },
     };
     users.add(user);
     admission.markSeen(user.fingerprint);
@@ -177,7 +183,7 @@ export class CommandHandler {
       seq: session.seq,
       users: users.info(),
       presence: users.presence(),
-      limits: config.limits,
+      limits: this.advertised(),
     });
   }
 
@@ -222,8 +228,9 @@ export class CommandHandler {
       parts.push(...node.parts);
     }
     const { manifest, body } = nodesBody(entries, parts);
+    const whole = { state: session.state, users: this.context.users.info() };
     // The parts are the session's: what this reply holds of its own is its manifest.
-    this.replyWhenSettled(routingId, { type: "nodes", ...withRef(ref), seq, manifest }, body, manifest);
+    this.replyWhenSettled(routingId, { type: "nodes", ...withRef(ref), seq, manifest, ...whole }, body, manifest);
   }
 
   private catalog(routingId: Buffer, ref: Ref): void {
@@ -243,6 +250,12 @@ export class CommandHandler {
       for (const event of events) for (const frame of event.frames) this.context.outboxes.command.send(routingId, [frame], 0);
       this.reply(routingId, { type: "resynced", ...withRef(ref), seq: session.seq, presence: users.presence() });
     });
+  }
+
+  /** The limits, with the ttl port's timing. */
+  private advertised(): Advertised {
+    const { limits, pingIntervalMs, timeoutMs } = this.context.config;
+    return { ...limits, ping: pingIntervalMs, timeout: timeoutMs };
   }
 
   private fail(routingId: Buffer, ref: Ref, code: string, message: string, id?: string): void {

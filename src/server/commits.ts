@@ -18,11 +18,11 @@ export function handleCommit(context: ServerContext, routingId: Buffer, decoded:
   if (!decoded.ok) return reject(decoded.error);
   const request = decoded.request;
   // Sent again after a cut of the publisher port (PROTOCOL.md §5): applied once already.
-  if (request.ref !== undefined && user.committed.has(request.ref)) return;
+  if (request.ref !== undefined && user.seen.publisher.has(request.ref)) return;
   try {
     const { change, parts } = context.session.planCommit(user, request.nodes ?? [], request.ref);
     context.broadcaster.publish(change, parts);
-    if (request.ref !== undefined) user.committed.add(request.ref);
+    if (request.ref !== undefined) user.seen.publisher.add(request.ref);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     reject({ ref: request.ref, code: error.code, message: error.message, id: error.id });

@@ -98,7 +98,7 @@ export function assertSocketSecure(socket: zmq.Socket, name: PortName): void {
 /** libzmq releases a port in its I/O thread after a close; on a loaded machine that can take a while. */
 const REBIND_LIMIT_MS = 10_000;
 /** What a replaced socket still sends of what it was given (a kick's notice, say) before it lets go. */
-const LINGER_ON_CUT_MS = 200;
+const LINGER_ON_CUT_MS = 1000;
 
 /**
  * The four sockets, made so that they fail closed, bound, and replaced when a

@@ -24,8 +24,11 @@ export interface User {
   presence: Record<string, unknown> | null;
   /** Presence updates accepted in the current one-second window. */
   presenceWindow: { start: number; count: number };
-  /** The refs of this join's latest accepted commits: a commit sent again after a cut is applied once (PROTOCOL.md §5). */
-  committed: RecentRefs;
+  /**
+   * The refs of this join's latest requests (every one) and commits (those
+   * accepted): one sent again after a cut is carried out once (PROTOCOL.md §5).
+   */
+  seen: { command: RecentRefs; publisher: RecentRefs };
 }
 
 /** The most recent refs seen, a bounded number of them, oldest forgotten first. */
