@@ -1,0 +1,63 @@
+"""Applies nodes of the replica to Blender: referenced datablocks first, and a node whose
+references are not here yet again when they come."""
+import bpy
+
+from . import kinds
+from .digest import digest
+
+
+class Applier:
+    def __init__(self, session):
+        self.session = session
+        self.waiting = {}  # a node id not here yet → the node ids that refer to it
+
+    def apply(self, ids):
+        """Brings the datablocks of `ids` to their state in the replica (removing those it lacks)."""
+        session = self.session
+        nodes = session.client.replica.nodes
+        queue = sorted(set(ids), key=lambda nid: (kinds.rank(nodes[nid].kind) if nid in nodes else -1, nid))
+        for nid in queue:  # grows as waiting nodes become ready
+            node = nodes.get(nid)
+            if node is None:
+                self.remove(nid)
+                continue
+            problems = []
+            try:
+                block, missing = kinds.apply(node.kind, self._block_for(node), node.data, session.registry, problems)
+            except Exception as error:  # bad data must never take Blender down
+                session.report(f"{_label(node)} from {node.owner}: {error}; skipped")
+                continue
+            for other in missing:
+                self.waiting.setdefault(other, set()).add(nid)
+            if problems:
+                session.report(f"{_label(node)}: {'; '.join(problems[:3])}")
+            if block is None:
+                continue
+            session.registry.bind(nid, block)
+            session.agreed(nid, block, digest(node.data))
+            queue.extend(sorted(self.waiting.pop(nid, ())))
+
+    def remove(self, nid):
+        """Removes the datablock of a node that is no longer in the session."""
+        session = self.session
+        block = session.registry.get(nid)
+        session.registry.forget(nid)
+        session.forget(nid)
+        if block is None:
+            return
+        if block == session.home_scene or (isinstance(block, bpy.types.Scene) and len(bpy.data.scenes) == 1):
+            return  # Blender needs a scene
+        try:
+            kinds.remove(block)
+        except (ReferenceError, RuntimeError) as error:
+            session.report(f"cannot remove {block.name}: {error}")
+
+    def _block_for(self, node):
+        block = self.session.registry.get(node.id)
+        if block is None and node.kind == "Scene" and self.session.registry.id_of(self.session.home_scene, create=False) is None:
+            block = self.session.home_scene  # the session's scene takes the place of this file's
+        return block
+
+
+def _label(node):
+    return f"{node.kind or 'node'} {node.id[-8:]}"

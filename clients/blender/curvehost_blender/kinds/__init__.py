@@ -1,0 +1,84 @@
+"""One module per shared datablock kind, each with encode, create and apply; and the two
+helpers they share: Refs (datablock → node id, while encoding) and Links (node id →
+datablock, while applying)."""
+import bpy
+
+from .. import layout
+from ..ids import COLLECTIONS, kind_of
+from . import camera, collection, image, light, material, mesh, object, scene, text
+
+CODECS = {codec.KIND: codec for codec in (image, material, mesh, light, camera, text, object, collection, scene)}
+
+
+def rank(kind):
+    """Datablocks are applied referenced first: images, materials, data, objects, collections, scenes."""
+    codec = CODECS.get(kind)
+    return codec.RANK if codec else 99
+
+
+class Refs:
+    """Node ids for the datablocks a node refers to; they become its deps."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.deps = []
+
+    def ref(self, block):
+        if block is None or kind_of(block) is None:
+            return None
+        node_id = self.registry.id_of(block)
+        if node_id not in self.deps:
+            self.deps.append(node_id)
+        return node_id
+
+
+class Links:
+    """Datablocks for the node ids a node refers to; the ids not here yet are `missing`."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.missing = set()
+
+    def block(self, node_id, kind):
+        if node_id is None:
+            return None
+        block = self.registry.get(node_id) if isinstance(node_id, str) else None
+        if block is None or kind_of(block) != kind:
+            self.missing.add(str(node_id)[:128])
+            return None
+        return block
+
+    def tracked(self, block):
+        """Whether a datablock is shared (so a node may take it out of a collection)."""
+        return self.registry.id_of(block, create=False) is not None
+
+
+def encode(block, registry):
+    """(data bytes, deps) for a datablock; LayoutError (or another error) if it cannot be read."""
+    refs = Refs(registry)
+    desc, arrays = CODECS[kind_of(block)].encode(block, refs)
+    return layout.pack(desc, arrays), refs.deps
+
+
+def apply(kind, block, data, registry, problems):
+    """Makes (if `block` is None) or updates a datablock from node data.
+
+    Returns (the datablock or None if it waits for another, the node ids it lacks)."""
+    codec = CODECS.get(kind)
+    if codec is None:
+        raise layout.LayoutError(f"kind {kind[:64]} is not one this add-on knows")
+    desc, arrays = layout.unpack(data)
+    links = Links(registry)
+    created = codec.create(desc) if block is None else None
+    try:
+        block = codec.apply(block or created, desc, arrays, links, problems)
+    except Exception:
+        if created is not None:
+            remove(created)
+        raise
+    return block, links.missing
+
+
+def remove(block):
+    """Removes a datablock from the file."""
+    getattr(bpy.data, COLLECTIONS[kind_of(block)]).remove(block)

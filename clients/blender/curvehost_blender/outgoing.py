@@ -1,0 +1,130 @@
+"""Sends local changes: each tick, the changed datablocks go as one batch commit (every node in
+full), deletions as one delete request; an edit of a datablock another user holds is undone
+from the replica instead."""
+from . import kinds
+from .digest import digest
+from .ids import kind_of
+
+# One commit stays well under the protocol's limits.commit (512 MiB) and its pieces stream.
+MAX_COMMIT_BYTES = 128 << 20
+COMMON = "common"
+
+
+class Outbox:
+    def __init__(self, session):
+        self.session = session
+        self.changed = {}  # as_pointer() → datablock changed since the last flush
+        self.deleted = set()  # node ids whose datablock is gone
+
+    def collect(self):
+        """Notes what Blender says changed, and which shared datablocks are gone."""
+        tracker = self.session.tracker
+        look_for_deletions = tracker.something
+        for block in tracker.take():
+            self.changed[block.as_pointer()] = block
+        if look_for_deletions:
+            self.deleted |= self.session.registry.scan()
+
+    def flush(self, wait=False):
+        """Sends what `collect` found; returns the seq of the last commit when `wait`."""
+        session = self.session
+        self._flush_deletions()
+        entries, datas, undo = self._encode_changes()
+        if undo:
+            for nid in undo:
+                owner = session.client.replica.nodes[nid].owner
+                session.report(f"{_name(session.registry.get(nid))} is held by {owner}: your change was undone")
+            session.applier.apply(undo)
+        return self._commit(entries, datas, wait)
+
+    def share(self, scene):
+        """Sends `scene` and everything it refers to, in a few batch commits."""
+        self.session.registry.scan()
+        self.changed[scene.as_pointer()] = scene
+        return self.flush(wait=True)
+
+    def _flush_deletions(self):
+        session = self.session
+        nodes = session.client.replica.nodes
+        gone, self.deleted = self.deleted, set()
+        mine = sorted(nid for nid in gone if nid in nodes and nodes[nid].owner in (session.name, COMMON))
+        held = sorted(nid for nid in gone if nid in nodes and nid not in mine)
+        for nid in gone - set(nodes):
+            session.forget(nid)
+        if mine:
+            try:
+                session.client.delete(mine)
+                for nid in mine:
+                    session.forget(nid)
+            except session.ServerError as error:
+                session.report(f"the server refused a deletion: {error.message}")
+                held += mine
+        if held:
+            for nid in held:
+                session.report(f"{nodes[nid].kind} {nid[-8:]} is held by {nodes[nid].owner}: it is back")
+            dependents = [other for other, node in nodes.items() if set(held) & set(node.deps or ())]
+            session.applier.apply(held + dependents)
+
+    def _encode_changes(self):
+        session = self.session
+        registry, nodes, synced = session.registry, session.client.replica.nodes, session.synced
+        changed, self.changed = list(self.changed.values()), {}
+        work = []
+        for block in changed:
+            try:
+                nid = registry.id_of(block, create=False)
+            except ReferenceError:
+                continue  # removed since
+            if nid is not None:
+                work.append((nid, block))
+        entries, datas, undo, seen = [], [], [], set()
+        for nid, block in work:  # grows with the new datablocks the changed ones refer to
+            if nid in seen or block is None:
+                continue
+            seen.add(nid)
+            try:
+                if block.library is not None:
+                    continue  # linked from another file: not ours to share
+                data, deps = kinds.encode(block, registry)
+            except ReferenceError:
+                continue
+            except Exception as error:  # a datablock the add-on cannot read is reported, not fatal
+                session.report(f"{_name(block)} is not shared: {error}")
+                continue
+            stamp = digest(data)
+            if synced.get(nid) == stamp:
+                continue
+            node = nodes.get(nid)
+            if node is not None and node.owner not in (session.name, COMMON):
+                undo.append(nid)
+                continue
+            entry = {"id": nid, "kind": kind_of(block), "deps": deps, "mode": "full"}
+            if node is None:
+                entry["owner"] = COMMON  # anyone may take it; selecting it locks it
+            entries.append(entry)
+            datas.append(data)
+            session.synced[nid] = stamp
+            work.extend((dep, registry.get(dep)) for dep in deps if dep not in synced and dep not in nodes)
+        return entries, datas, undo
+
+    def _commit(self, entries, datas, wait):
+        session = self.session
+        limit = max(1, min(session.limits.get("batch", 4096), 4096))
+        last = None
+        start, size = 0, 0
+        for end in range(len(entries) + 1):
+            full = end - start >= limit or (end < len(entries) and size + len(datas[end]) > MAX_COMMIT_BYTES and end > start)
+            if end == len(entries) or full:
+                if end > start:
+                    last = session.send(entries[start:end], datas[start:end], wait)
+                start, size = end, 0
+            if end < len(entries):
+                size += len(datas[end])
+        return last
+
+
+def _name(block):
+    try:
+        return f"{type(block).__name__} {block.name}" if block is not None else "a datablock"
+    except ReferenceError:
+        return "a removed datablock"
