@@ -40,6 +40,7 @@ class Outbox:
     def share(self, scene):
         """Sends `scene` and everything it refers to, in a few batch commits."""
         self.session.registry.scan()
+        self.session.registry.id_of(scene)
         self.changed[scene.as_pointer()] = scene
         return self.flush(wait=True)
 

@@ -12,7 +12,7 @@ import traceback
 
 import bpy
 
-from . import kinds, local, vendor
+from . import dependencies, kinds, local
 from .digest import digest
 from .ids import Registry
 from .incoming import Applier
@@ -30,7 +30,7 @@ class SessionError(RuntimeError):
 
 class Session:
     def __init__(self, invite, timeout=10.0, scene=None):
-        self.curvehost = vendor.curvehost()
+        self.curvehost = dependencies.curvehost()
         self.ServerError = self.curvehost.ServerError
         self.invite = invite
         self.timeout = timeout

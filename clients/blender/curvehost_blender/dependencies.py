@@ -1,4 +1,4 @@
-"""The Python client package: from the add-on's zip (vendor/), or from wherever Python finds it.
+"""The Python client package: from the add-on's zip (its vendor/ folder), or wherever Python finds it.
 
 Blender builds for Windows and macOS bundle a Python without pyzmq and PyNaCl; the add-on's
 preferences install them (`python -m pip install pyzmq pynacl`)."""
