@@ -5,14 +5,23 @@ import bpy
 from . import kinds
 from .digest import digest
 
+# Above this size a node's data is taken as what Blender now holds, not read back and
+# compared (reading back a million-vertex mesh costs seconds). Both ends run the same
+# encoder, so the two agree unless a reference or a setting could not be applied, and then
+# it is read back whatever the size.
+READ_BACK_BELOW = 1 << 20
+
 
 class Applier:
     def __init__(self, session):
         self.session = session
         self.waiting = {}  # a node id not here yet → the node ids that refer to it
 
-    def apply(self, ids):
-        """Brings the datablocks of `ids` to their state in the replica (removing those it lacks)."""
+    def apply(self, ids, stamps=None, read_back=False):
+        """Brings the datablocks of `ids` to their state in the replica (removing those it lacks).
+
+        `stamps` may give the digests of nodes' data already computed; `read_back` reads every
+        applied datablock back rather than trusting a large node's data."""
         session = self.session
         nodes = session.client.replica.nodes
         queue = sorted(set(ids), key=lambda nid: (kinds.rank(nodes[nid].kind) if nid in nodes else -1, nid))
@@ -22,8 +31,9 @@ class Applier:
                 self.remove(nid)
                 continue
             problems = []
+            data = node.data
             try:
-                block, missing = kinds.apply(node.kind, self._block_for(node), node.data, session.registry, problems)
+                block, missing = kinds.apply(node.kind, self._block_for(node), data, session.registry, problems)
             except Exception as error:  # bad data must never take Blender down
                 session.report(f"{_label(node)} from {node.owner}: {error}; skipped")
                 continue
@@ -34,7 +44,9 @@ class Applier:
             if block is None:
                 continue
             session.registry.bind(nid, block)
-            session.agreed(nid, block, digest(node.data))
+            stamp = (stamps or {}).get(nid) or digest(data)
+            exact = read_back or missing or problems or len(data) < READ_BACK_BELOW
+            session.agreed(nid, block, stamp, None if exact else stamp)
             queue.extend(sorted(self.waiting.pop(nid, ())))
 
     def remove(self, nid):

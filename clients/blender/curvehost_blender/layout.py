@@ -41,7 +41,7 @@ def pack(desc, arrays=None):
         if not _LITTLE:
             values = array.array(values.typecode, values)
             values.byteswap()
-        blobs.append(values.tobytes())
+        blobs.append(memoryview(values).cast("B"))
     header = json.dumps({"v": VERSION, "desc": desc, "arrays": listed}, separators=(",", ":"), sort_keys=True).encode()
     return b"".join([struct.pack("<I", len(header)), header, *blobs])
 
@@ -94,6 +94,7 @@ def expect(arrays, name, type_name, count):
 
 
 def index_bound(values, limit, what):
-    """Raises unless every index in `values` is in [0, limit)."""
-    if len(values) and (min(values) < 0 or max(values) >= limit):
+    """Raises unless every index in `values` (i32) is in [0, limit)."""
+    # Read as unsigned, a negative index is above any limit: one pass finds both.
+    if len(values) and max(memoryview(values).cast("B").cast("I")) >= limit:
         raise LayoutError(f"{what} index out of range 0..{limit - 1}")

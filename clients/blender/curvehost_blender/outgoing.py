@@ -34,7 +34,7 @@ class Outbox:
             for nid in undo:
                 owner = session.client.replica.nodes[nid].owner
                 session.report(f"{_name(session.registry.get(nid))} is held by {owner}: your change was undone")
-            session.applier.apply(undo)
+            session.applier.apply(undo, read_back=True)
         return self._commit(entries, datas, wait)
 
     def share(self, scene):
@@ -64,7 +64,7 @@ class Outbox:
             for nid in held:
                 session.report(f"{nodes[nid].kind} {nid[-8:]} is held by {nodes[nid].owner}: it is back")
             dependents = [other for other, node in nodes.items() if set(held) & set(node.deps or ())]
-            session.applier.apply(held + dependents)
+            session.applier.apply(held + dependents, read_back=True)
 
     def _encode_changes(self):
         session = self.session

@@ -119,9 +119,10 @@ class Session:
                     edited.add(nid)
             except Exception:
                 continue
-        remote = [nid for nid, node in nodes.items() if nid not in edited and self.server.get(nid) != digest(node.data)]
+        stamps = {nid: digest(node.data) for nid, node in nodes.items() if nid not in edited}
+        remote = [nid for nid, stamp in stamps.items() if self.server.get(nid) != stamp]
         gone = [nid for nid in self.server if nid not in nodes]
-        self.applier.apply(remote + gone)
+        self.applier.apply(remote + gone, stamps)
 
     def _resend(self, nid):
         self.synced.pop(nid, None)
@@ -199,11 +200,12 @@ class Session:
 
     # ---- what the parts share ----
 
-    def agreed(self, nid, block, server_stamp):
-        """`block` was just made to match the replica's node `nid`."""
+    def agreed(self, nid, block, server_stamp, local_stamp=None):
+        """`block` was just made to match the replica's node `nid`; `local_stamp`, when given,
+        is the digest of its encoding, read back from Blender otherwise."""
         self.server[nid] = server_stamp
         try:
-            self.synced[nid] = digest(kinds.encode(block, self.registry)[0])
+            self.synced[nid] = local_stamp or digest(kinds.encode(block, self.registry)[0])
         except Exception:
             self.synced.pop(nid, None)
 
