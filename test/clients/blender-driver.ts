@@ -40,7 +40,10 @@ export class Blender {
 
   /** Starts a headless Blender; `label` names it in errors. */
   constructor(readonly label: string) {
-    this.child = spawn(BLENDER, ["-b", "--factory-startup", "--python", DRIVER, "--", ...PATHS], { stdio: ["pipe", "pipe", "pipe"] });
+    // Blender's embedded Python takes its home from the first python3 on PATH: a pyenv or
+    // virtualenv one ahead of Debian's would hide python3-zmq and python3-nacl.
+    const env = { ...process.env, PATH: `/usr/bin:${process.env.PATH ?? ""}` };
+    this.child = spawn(BLENDER, ["-b", "--factory-startup", "--python", DRIVER, "--", ...PATHS], { stdio: ["pipe", "pipe", "pipe"], env });
     let buffered = "";
     let onReady: () => void;
     this.ready = new Promise((resolve) => (onReady = resolve));

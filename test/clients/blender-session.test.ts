@@ -25,7 +25,7 @@ def summary():
             "frames": [scene.frame_start, scene.frame_end]}
 `;
 
-async function inviteFor(t: ExecutionContext, server: TestServer, dir: string, name: string, role: Role): Promise<string> {
+async function inviteFor(server: TestServer, dir: string, name: string, role: Role): Promise<string> {
   const keys = await server.allow(name, role);
   const file = path.join(dir, `${name}.invite`);
   await writeInvite(file, {
@@ -56,8 +56,8 @@ test.serial("two artists share, lock, edit and delete in one scene; a third join
   const dir = await tempDir(t);
   const [alice, bob] = await Promise.all([blender(t, "alice"), blender(t, "bob")]);
 
-  t.is(await alice.run(connect(await inviteFor(t, server, dir, "alice", "admin"), true)), "open");
-  t.is(await bob.run(connect(await inviteFor(t, server, dir, "bob", "member"), false)), "open");
+  t.is(await alice.run(connect(await inviteFor(server, dir, "alice", "admin"), true)), "open");
+  t.is(await bob.run(connect(await inviteFor(server, dir, "bob", "member"), false)), "open");
   const shared = await alice.run("result = summary()");
   t.deepEqual(Object.keys(shared.objects).sort(), ["Camera", "Cube", "Light"]);
   t.deepEqual(await bob.run("result = summary()"), shared, "the member builds the same scene");
@@ -88,7 +88,7 @@ test.serial("two artists share, lock, edit and delete in one scene; a third join
   t.deepEqual(await alice.run("result = sorted(u['name'] for u in s.users)"), ["alice", "bob"]);
 
   const carol = await blender(t, "carol");
-  await carol.run(connect(await inviteFor(t, server, dir, "carol", "member"), false));
+  await carol.run(connect(await inviteFor(server, dir, "carol", "member"), false));
   const now = await alice.run("result = summary()");
   t.deepEqual(Object.keys(now.objects).sort(), ["Camera", "Cube"]);
   t.deepEqual(await carol.run("result = summary()"), now, "the late joiner builds the scene as it is now");
@@ -100,8 +100,8 @@ test.serial("a member killed mid-session comes back; a dropped connection resync
   const server = await startServer(t, { pingIntervalMs: 200, timeoutMs: 1500 });
   const dir = await tempDir(t);
   const [alice, bob] = await Promise.all([blender(t, "alice"), blender(t, "bob")]);
-  const bobInvite = await inviteFor(t, server, dir, "bob", "member");
-  await alice.run(connect(await inviteFor(t, server, dir, "alice", "admin"), true));
+  const bobInvite = await inviteFor(server, dir, "bob", "member");
+  await alice.run(connect(await inviteFor(server, dir, "alice", "admin"), true));
   await alice.run(`${CUBE}.select_set(False)`);
   await bob.run(connect(bobInvite, false, 1.5));
 
