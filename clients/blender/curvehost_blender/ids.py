@@ -47,14 +47,19 @@ class Registry:
         self.blocks = {}  # node id → datablock
         self._pointers = {}  # node id → as_pointer() of the datablock that had it first
 
+    @staticmethod
+    def counts():
+        """How many datablocks of each shared kind the file has: a change means some were added or removed."""
+        return tuple(len(getattr(bpy.data, attribute)) for attribute in COLLECTIONS.values())
+
     def scan(self):
         """Re-reads every shared kind's datablocks; returns the ids no datablock holds any more."""
         before = set(self.blocks)
         blocks = {}
-        for kind, attribute in COLLECTIONS.items():
+        for attribute in COLLECTIONS.values():
             for block in getattr(bpy.data, attribute):
                 node_id = block.get(PROP)
-                if not isinstance(node_id, str) or kind_of(block) != kind:
+                if not isinstance(node_id, str) or (attribute == "curves" and not isinstance(block, bpy.types.TextCurve)):
                     continue
                 if node_id in blocks:  # a copy: the datablock seen before keeps the id
                     if self._pointers.get(node_id) == block.as_pointer():

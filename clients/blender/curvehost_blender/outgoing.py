@@ -15,15 +15,18 @@ class Outbox:
         self.session = session
         self.changed = {}  # as_pointer() → datablock changed since the last flush
         self.deleted = set()  # node ids whose datablock is gone
+        self._counts = None
 
     def collect(self):
         """Notes what Blender says changed, and which shared datablocks are gone."""
-        tracker = self.session.tracker
-        look_for_deletions = tracker.something
+        tracker, registry = self.session.tracker, self.session.registry
         for block in tracker.take():
             self.changed[block.as_pointer()] = block
-        if look_for_deletions:
-            self.deleted |= self.session.registry.scan()
+        # Looking for deletions reads every datablock: only when some may have gone.
+        counts = registry.counts()
+        if tracker.structure or counts != self._counts:
+            tracker.structure, self._counts = False, counts
+            self.deleted |= registry.scan()
 
     def flush(self, wait=False):
         """Sends what `collect` found; returns the seq of the last commit when `wait`."""

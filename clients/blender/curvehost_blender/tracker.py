@@ -11,24 +11,36 @@ from .ids import kind_of
 class Tracker:
     def __init__(self):
         self._changed = []
-        self.something = False  # anything at all was evaluated: worth looking for deletions
+        # A scene or collection was evaluated: objects may have been deleted.
+        self.structure = False
 
     def start(self):
-        if self._on_update not in bpy.app.handlers.depsgraph_update_post:
-            bpy.app.handlers.depsgraph_update_post.append(self._on_update)
+        for handlers, handler in self._handlers():
+            if handler not in handlers:
+                handlers.append(handler)
 
     def stop(self):
-        if self._on_update in bpy.app.handlers.depsgraph_update_post:
-            bpy.app.handlers.depsgraph_update_post.remove(self._on_update)
+        for handlers, handler in self._handlers():
+            if handler in handlers:
+                handlers.remove(handler)
+
+    def _handlers(self):
+        app = bpy.app.handlers
+        return [(app.depsgraph_update_post, self._on_update), (app.undo_post, self._on_undo), (app.redo_post, self._on_undo)]
+
+    def _on_undo(self, *_):
+        self.structure = True  # undo may bring back or take away any datablock
 
     def _on_update(self, scene, depsgraph):
-        self.something = True
         for update in depsgraph.updates:
-            self._changed.append(update.id.original)
+            block = update.id.original
+            self._changed.append(block)
+            if isinstance(block, (bpy.types.Scene, bpy.types.Collection)):
+                self.structure = True
 
     def take(self):
         """The shared-kind datablocks changed since the last call (a material for its node tree)."""
-        changed, self._changed, self.something = self._changed, [], False
+        changed, self._changed = self._changed, []
         blocks = {}
         trees = None
         for block in changed:
