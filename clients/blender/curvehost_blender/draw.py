@@ -76,7 +76,11 @@ def _boxes(session, ids):
         obj = session.registry.get(nid) if isinstance(nid, str) else None
         if not isinstance(obj, bpy.types.Object):
             continue
-        corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]
+        box = [Vector(corner) for corner in obj.bound_box]
+        if (box[6] - box[0]).length < 1e-6:  # lights, cameras, empties: no extent of their own
+            box = [Vector(((i >> 2 & 1) - 0.5, (i >> 1 & 1) - 0.5, (i & 1) - 0.5)) for i in range(8)]
+            box = [box[i] for i in (0, 1, 3, 2, 4, 5, 7, 6)]
+        corners = [obj.matrix_world @ corner for corner in box]
         for a, b in BOX_EDGES:
             lines += [corners[a], corners[b]]
     return lines
