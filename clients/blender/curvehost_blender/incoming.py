@@ -72,4 +72,4 @@ class Applier:
 
 
 def _label(node):
-    return f"{node.kind or 'node'} {node.id[-8:]}"
+    return f"{node.kind[:64] or 'node'} {node.id[:80]}"

@@ -16,6 +16,7 @@ class Outbox:
         self.changed = {}  # as_pointer() → datablock changed since the last flush
         self.deleted = set()  # node ids whose datablock is gone
         self._counts = None
+        self._told = set()  # datablocks already reported as not shared
 
     def collect(self):
         """Notes what Blender says changed, and which shared datablocks are gone."""
@@ -81,7 +82,7 @@ class Outbox:
                 continue  # removed since
             if nid is not None:
                 work.append((nid, block))
-        entries, datas, undo, seen = [], [], [], set()
+        entries, datas, undo, seen, unshared = [], [], [], set(), []
         for nid, block in work:  # grows with the new datablocks the changed ones refer to
             if nid in seen or block is None:
                 continue
@@ -89,7 +90,7 @@ class Outbox:
             try:
                 if block.library is not None:
                     continue  # linked from another file: not ours to share
-                data, deps = kinds.encode(block, registry)
+                data, deps = kinds.encode(block, registry, unshared)
             except ReferenceError:
                 continue
             except Exception as error:  # a datablock the add-on cannot read is reported, not fatal
@@ -109,7 +110,15 @@ class Outbox:
             datas.append(data)
             session.synced[nid] = stamp
             work.extend((dep, registry.get(dep)) for dep in deps if dep not in synced and dep not in nodes)
+        self._tell_unshared(unshared)
         return entries, datas, undo
+
+    def _tell_unshared(self, blocks):
+        for block in blocks:
+            key = block.as_pointer()
+            if key not in self._told:
+                self._told.add(key)
+                self.session.report(f"{block.name} ({block.type.lower()}) stays in this file: that type is not shared yet")
 
     def _commit(self, entries, datas, wait):
         session = self.session

@@ -22,6 +22,10 @@ class Refs:
     def __init__(self, registry):
         self.registry = registry
         self.deps = []
+        self.unshared = []  # datablocks left out because their type is not shared yet
+
+    def skip(self, block):
+        self.unshared.append(block)
 
     def ref(self, block):
         if block is None or kind_of(block) is None:
@@ -53,10 +57,14 @@ class Links:
         return self.registry.id_of(block, create=False) is not None
 
 
-def encode(block, registry):
-    """(data bytes, deps) for a datablock; LayoutError (or another error) if it cannot be read."""
+def encode(block, registry, unshared=None):
+    """(data bytes, deps) for a datablock; LayoutError (or another error) if it cannot be read.
+
+    The datablocks it refers to whose type is not shared yet are added to `unshared`."""
     refs = Refs(registry)
     desc, arrays = CODECS[kind_of(block)].encode(block, refs)
+    if unshared is not None:
+        unshared.extend(refs.unshared)
     return layout.pack(desc, arrays), refs.deps
 
 

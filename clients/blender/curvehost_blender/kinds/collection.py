@@ -28,6 +28,9 @@ def apply(collection, desc, arrays, links, problems):
 
 def members(collection, refs):
     """The objects and children of a collection (also a scene's own), as node ids."""
+    for obj in collection.objects:
+        if not shared(obj):
+            refs.skip(obj)
     return {
         "objects": [refs.ref(obj) for obj in collection.objects if shared(obj)],
         "children": [refs.ref(child) for child in collection.children],
