@@ -7,7 +7,7 @@ from bpy.props import StringProperty
 
 from . import dependencies, draw
 
-TICK_SECONDS = 0.05
+TICK_SECONDS = 0.02
 _session = None  # the UI's one session
 
 
