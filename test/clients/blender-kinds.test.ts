@@ -1,8 +1,9 @@
 /**
  * The add-on's node layout inside one headless Blender, no server: every shared
  * kind survives encode → bytes → apply into an emptied file (references resolved
- * whatever order the nodes come in), and bytes another user might send are
- * refused with a sentence, never applied and never a crash.
+ * whatever order the nodes come in), a mesh delta patches a mesh to its source,
+ * and bytes another user might send are refused with a sentence, never applied
+ * and never a crash.
  */
 import test from "ava";
 import { fileURLToPath } from "node:url";
@@ -41,6 +42,13 @@ test("every shared kind round-trips through its bytes, and hostile bytes are ref
   t.is(rebuilt.handle, "CUBE");
   t.deepEqual(result.unshared, ["BezierCurve"], "an object of a type not shared yet is named, not sent");
   t.deepEqual(result.reports, [], "nothing was reported while rebuilding");
+
+  const delta = result.delta;
+  t.true(delta.same, "a mesh patched by a delta equals its source");
+  t.true(delta.size[0] < delta.size[1] / 4, `a delta of two moved vertices is small: ${delta.size[0]} of ${delta.size[1]} bytes`);
+  t.is(delta.vertex400[0], 7);
+  t.is(delta["no change"], null, "no delta when nothing changed");
+  t.regex(delta.outside, /outside the vertices/);
 
   for (const [what, refusal] of Object.entries(result.refused as Record<string, string | null>))
     t.true(typeof refusal === "string" && refusal.length > 0, `${what} was applied`);

@@ -16,7 +16,7 @@ def summary():
     r = lambda v: [round(x, 4) for x in v]
     objects = {o.name: {"type": o.type, "location": r(o.location), "data": o.data.name if o.data else None,
                         "parent": o.parent.name if o.parent else None} for o in scene.objects}
-    meshes = {m.name: {"vertices": [r(v.co) for v in m.vertices], "edges": len(m.edges),
+    meshes = {m.name: {"vertices": len(m.vertices), "first": [r(v.co) for v in m.vertices[:64]], "edges": len(m.edges),
                        "faces": [list(p.vertices) for p in m.polygons], "smooth": [p.use_smooth for p in m.polygons],
                        "uv": m.uv_layers.keys(), "materials": [x.name for x in m.materials if x]} for m in bpy.data.meshes if m.users}
     materials = {m.name: r(m.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value)
@@ -113,14 +113,26 @@ test.serial("a member killed mid-session comes back; a dropped connection resync
   await again.run(connect(bobInvite, false, 1.5));
   t.is(await again.until(`${CUBE}.location.y == 7 and s.state`), "open");
 
+  // A large mesh alice holds: a vertex moved travels as a delta part.
+  await alice.run("bpy.ops.mesh.primitive_grid_add(x_subdivisions=200, y_subdivisions=200, location=(0, 0, -3))");
+  await again.until(`'Grid' in bpy.data.objects and s.owner(bpy.data.objects['Grid'].data) == 'alice'`);
+  await alice.run("bpy.data.objects['Grid'].data.vertices[10].co.z = 2");
+  const GRID_PARTS = "len(s.client.replica.nodes[s.node_id(bpy.data.objects['Grid'].data)].parts)";
+  t.is(await again.until(`bpy.data.objects['Grid'].data.vertices[10].co.z == 2 and ${GRID_PARTS}`), 2, "base and one delta");
+
   // Dropped: stopped past the server's timeout, bob is removed; alice edits meanwhile, so
   // does bob (offline), and on waking bob reconnects with its old replica and resyncs.
   again.child.kill("SIGSTOP");
   await alice.until("len(s.users) == 1", 15);
-  await alice.run(`${CUBE}.location.z = 4\nbpy.data.objects['Camera'].data.lens = 35`);
+  await alice.run(`${CUBE}.location.z = 4\nbpy.data.objects['Camera'].data.lens = 35\nbpy.data.objects['Grid'].data.vertices[20].co.z = 5`);
   again.child.kill("SIGCONT");
   await again.run(`bpy.data.objects['Light'].location.x = -6`);
-  await again.until(`s.status == 'connected' and s.client.lost is None and ${CUBE}.location.z == 4 and bpy.data.objects['Camera'].data.lens == 35`, 20);
+  await again.until(
+    `s.status == 'connected' and s.client.lost is None and ${CUBE}.location.z == 4 and bpy.data.objects['Camera'].data.lens == 35 and ` +
+      `bpy.data.objects['Grid'].data.vertices[20].co.z == 5`,
+    20,
+  );
+  t.is(await again.run(`result = ${GRID_PARTS}`), 3, "the delta sent while bob was away came with the resync");
   await alice.until("bpy.data.objects['Light'].location.x == -6");
   t.deepEqual(await again.run("result = summary()"), await alice.run("result = summary()"));
 });

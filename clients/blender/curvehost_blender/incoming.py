@@ -3,12 +3,12 @@ references are not here yet again when they come."""
 import bpy
 
 from . import kinds
-from .digest import digest
+from .digest import chained, stamp_of
 
-# Above this size a node's data is taken as what Blender now holds, not read back and
-# compared (reading back a million-vertex mesh costs seconds). Both ends run the same
-# encoder, so the two agree unless a reference or a setting could not be applied, and then
-# it is read back whatever the size.
+# Above this size a node's data is not read back from Blender once applied (reading back a
+# million-vertex mesh costs seconds): the next encoding Blender gives is taken as the one
+# that matches the server. Below it, and whenever a reference or a setting could not be
+# applied, it is read back at once.
 READ_BACK_BELOW = 1 << 20
 
 
@@ -31,9 +31,9 @@ class Applier:
                 self.remove(nid)
                 continue
             problems = []
-            data = node.data
+            parts = node.parts
             try:
-                block, missing = kinds.apply(node.kind, self._block_for(node), data, session.registry, problems)
+                block, missing = kinds.apply(node.kind, self._block_for(node), parts, session.registry, problems)
             except Exception as error:  # bad data must never take Blender down
                 session.report(f"{_label(node)} from {node.owner}: {error}; skipped")
                 continue
@@ -44,10 +44,26 @@ class Applier:
             if block is None:
                 continue
             session.registry.bind(nid, block)
-            stamp = (stamps or {}).get(nid) or digest(data)
-            exact = read_back or missing or problems or len(data) < READ_BACK_BELOW
-            session.agreed(nid, block, stamp, None if exact else stamp)
+            stamp = (stamps or {}).get(nid) or stamp_of(parts)
+            exact = read_back or missing or problems or sum(map(len, parts)) < READ_BACK_BELOW
+            session.agreed(nid, block, stamp, len(parts), read_back=exact)
             queue.extend(sorted(self.waiting.pop(nid, ())))
+
+    def patch(self, nid, part):
+        """Applies another user's delta to a datablock that holds the node's data before it;
+        False when it does not (the caller applies the node whole instead)."""
+        session = self.session
+        block = session.registry.get(nid)
+        node = session.client.replica.nodes.get(nid)
+        if block is None or node is None or session.server.get(nid) is None or session.parts.get(nid) != len(node.parts) - 1:
+            return False
+        try:
+            kinds.patch(node.kind, block, part)
+        except Exception as error:
+            session.report(f"{_label(node)} from {node.owner}: {error}; taken whole instead")
+            return False
+        session.agreed(nid, block, chained(session.server[nid], part), len(node.parts), read_back=False)
+        return True
 
     def remove(self, nid):
         """Removes the datablock of a node that is no longer in the session."""

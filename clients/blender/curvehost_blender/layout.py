@@ -46,8 +46,8 @@ def pack(desc, arrays=None):
     return b"".join([struct.pack("<I", len(header)), header, *blobs])
 
 
-def unpack(data):
-    """(desc, {name: array.array}) from node data, or LayoutError saying what is wrong."""
+def unpack_header(data):
+    """The JSON header of node data, checked to be a version 1 header that fits."""
     view = memoryview(data)
     if len(view) < 4:
         raise LayoutError("node data is shorter than its header length")
@@ -60,10 +60,18 @@ def unpack(data):
         raise LayoutError(f"header is not JSON: {error}") from None
     if not isinstance(header, dict) or header.get("v") != VERSION:
         raise LayoutError("header is not a version 1 node")
-    desc, listed = header.get("desc"), header.get("arrays")
-    if not isinstance(desc, dict) or not isinstance(listed, list):
+    if not isinstance(header.get("desc"), dict) or not isinstance(header.get("arrays"), list):
         raise LayoutError("header lacks desc or arrays")
-    offset, arrays = 4 + size, {}
+    header["size"] = size
+    return header
+
+
+def unpack(data):
+    """(desc, {name: array.array}) from node data, or LayoutError saying what is wrong."""
+    view = memoryview(data)
+    header = unpack_header(view)
+    desc, listed = header["desc"], header["arrays"]
+    offset, arrays = 4 + header["size"], {}
     for entry in listed:
         if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str) and entry[1] in TYPES):
             raise LayoutError(f"bad array entry {str(entry)[:80]}")

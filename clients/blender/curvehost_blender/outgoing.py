@@ -1,13 +1,17 @@
-"""Sends local changes: each tick, the changed datablocks go as one batch commit (every node in
-full), deletions as one delete request; an edit of a datablock another user holds is undone
-from the replica instead."""
+"""Sends local changes: each tick, the changed datablocks go as one batch commit (in full, or
+as a delta for a large mesh whose vertices alone moved), deletions as one delete request; an
+edit of a datablock another user holds is undone from the replica instead."""
 from . import kinds
-from .digest import digest
+from .digest import chained, digest
 from .ids import kind_of
 
 # One commit stays well under the protocol's limits.commit (512 MiB) and its pieces stream.
 MAX_COMMIT_BYTES = 128 << 20
+# From this size on, a node this user holds may travel as a delta (measured: a vertex moved
+# in a million-vertex mesh is a 4 KiB delta instead of an 85 MB full).
+DELTA_FROM = 1 << 20
 COMMON = "common"
+TRUST = b"trust"  # in session.synced: the next encoding Blender gives is the server's version
 
 
 class Outbox:
@@ -17,6 +21,7 @@ class Outbox:
         self.deleted = set()  # node ids whose datablock is gone
         self._counts = None
         self._told = set()  # datablocks already reported as not shared
+        self.previous = {}  # node id → the large node's data as last sent or taken
 
     def collect(self):
         """Notes what Blender says changed, and which shared datablocks are gone."""
@@ -33,13 +38,13 @@ class Outbox:
         """Sends what `collect` found; returns the seq of the last commit when `wait`."""
         session = self.session
         self._flush_deletions()
-        entries, datas, undo = self._encode_changes()
+        entries, datas, outcomes, undo = self._encode_changes()
         if undo:
             for nid in undo:
                 owner = session.client.replica.nodes[nid].owner
                 session.report(f"{_name(session.registry.get(nid))} is held by {owner}: your change was undone")
             session.applier.apply(undo, read_back=True)
-        return self._commit(entries, datas, wait)
+        return self._commit(entries, datas, outcomes, wait)
 
     def share(self, scene):
         """Sends `scene` and everything it refers to, in a few batch commits."""
@@ -82,7 +87,7 @@ class Outbox:
                 continue  # removed since
             if nid is not None:
                 work.append((nid, block))
-        entries, datas, undo, seen, unshared = [], [], [], set(), []
+        entries, datas, outcomes, undo, seen, unshared = [], [], [], [], set(), []
         for nid, block in work:  # grows with the new datablocks the changed ones refer to
             if nid in seen or block is None:
                 continue
@@ -97,6 +102,10 @@ class Outbox:
                 session.report(f"{_name(block)} is not shared: {error}")
                 continue
             stamp = digest(data)
+            if synced.get(nid) == TRUST:  # just applied from the server: this is its version
+                synced[nid] = stamp
+                self._remember(nid, data)
+                continue
             if synced.get(nid) == stamp:
                 continue
             node = nodes.get(nid)
@@ -104,14 +113,40 @@ class Outbox:
                 undo.append(nid)
                 continue
             entry = {"id": nid, "kind": kind_of(block), "deps": deps, "mode": "full"}
+            part, outcome = data, (stamp, 1)
             if node is None:
                 entry["owner"] = COMMON  # anyone may take it; selecting it locks it
+            elif node.owner == session.name:
+                part, outcome = self._delta(entry, data, part, outcome)
             entries.append(entry)
-            datas.append(data)
-            session.synced[nid] = stamp
+            datas.append(part)
+            outcomes.append(outcome)
+            synced[nid] = stamp
+            self._remember(nid, data)
             work.extend((dep, registry.get(dep)) for dep in deps if dep not in synced and dep not in nodes)
         self._tell_unshared(unshared)
-        return entries, datas, undo
+        return entries, datas, outcomes, undo
+
+    def _delta(self, entry, data, part, outcome):
+        """A delta in place of the full `part` when only little changed in a large node this
+        user holds (no one else can append to it meanwhile); else the full as it was."""
+        nid, session = entry["id"], self.session
+        previous = self.previous.get(nid)
+        stamp, parts = session.expected(nid)
+        if previous is None or stamp is None or parts is None or parts > session.limits.get("deltas", 256):
+            return part, outcome
+        delta = kinds.delta(entry["kind"], previous, data)
+        if delta is None:
+            return part, outcome
+        entry["mode"] = "delta"
+        return delta, (chained(stamp, delta), parts + 1)
+
+    def _remember(self, nid, data):
+        """Keeps a large node's data to find what the next edit changed."""
+        if len(data) >= DELTA_FROM:
+            self.previous[nid] = data
+        else:
+            self.previous.pop(nid, None)
 
     def _tell_unshared(self, blocks):
         for block in blocks:
@@ -120,7 +155,7 @@ class Outbox:
                 self._told.add(key)
                 self.session.report(f"{block.name} ({block.type.lower()}) stays in this file: that type is not shared yet")
 
-    def _commit(self, entries, datas, wait):
+    def _commit(self, entries, datas, outcomes, wait):
         session = self.session
         limit = max(1, min(session.limits.get("batch", 4096), 4096))
         last = None
@@ -129,7 +164,7 @@ class Outbox:
             full = end - start >= limit or (end < len(entries) and size + len(datas[end]) > MAX_COMMIT_BYTES and end > start)
             if end == len(entries) or full:
                 if end > start:
-                    last = session.send(entries[start:end], datas[start:end], wait)
+                    last = session.send(entries[start:end], datas[start:end], outcomes[start:end], wait)
                 start, size = end, 0
             if end < len(entries):
                 size += len(datas[end])

@@ -13,10 +13,10 @@ import traceback
 import bpy
 
 from . import dependencies, kinds, local
-from .digest import digest
+from .digest import digest, stamp_of
 from .ids import Registry
 from .incoming import Applier
-from .outgoing import COMMON, Outbox
+from .outgoing import COMMON, TRUST, Outbox
 from .presence import Presence
 from .rights import Rights
 from .tracker import Tracker
@@ -42,9 +42,10 @@ class Session:
         self.applier = Applier(self)
         self.rights = Rights(self)
         self.presence_sender = Presence(self)
-        self.synced = {}  # node id → digest of this file's encoding when it last matched the server
-        self.server = {}  # node id → digest of the replica's data this file reflects
-        self.in_flight = {}  # commit ref → {node id: digest sent}
+        self.synced = {}  # node id → digest of this file's encoding when it last matched the server, or TRUST
+        self.server = {}  # node id → stamp (digest.stamp_of) of the node's data this file reflects
+        self.parts = {}  # node id → how many parts (base and deltas) that data has
+        self.in_flight = {}  # commit ref → {node id: (stamp the server will have, parts, or None for a full)}
         self.messages = collections.deque(maxlen=50)
         self.status = "connecting"
         self.closed = False
@@ -104,9 +105,9 @@ class Session:
         """After a join or a reconnection: brings this file to the replica, keeping local edits to send."""
         nodes = self.client.replica.nodes
         for sent in self.in_flight.values():  # commits whose fate the lost connection hid
-            for nid, stamp in sent.items():
-                if nid in nodes and digest(nodes[nid].data) == stamp:
-                    self.server[nid] = stamp
+            for nid, (stamp, parts) in sent.items():
+                if nid in nodes and stamp_of(nodes[nid].parts) == stamp:
+                    self.server[nid], self.parts[nid] = stamp, parts
                 else:
                     self._resend(nid)
         self.in_flight.clear()
@@ -115,17 +116,18 @@ class Session:
         for block in list(self.outbox.changed.values()):
             try:
                 nid = self.registry.id_of(block, create=False)
-                if nid and digest(kinds.encode(block, self.registry)[0]) != self.synced.get(nid):
+                if nid and self.synced.get(nid) not in (TRUST, digest(kinds.encode(block, self.registry)[0])):
                     edited.add(nid)
             except Exception:
                 continue
-        stamps = {nid: digest(node.data) for nid, node in nodes.items() if nid not in edited}
+        stamps = {nid: stamp_of(node.parts) for nid, node in nodes.items() if nid not in edited}
         remote = [nid for nid, stamp in stamps.items() if self.server.get(nid) != stamp]
         gone = [nid for nid in self.server if nid not in nodes]
         self.applier.apply(remote + gone, stamps)
 
     def _resend(self, nid):
         self.synced.pop(nid, None)
+        self.outbox.previous.pop(nid, None)
         block = self.registry.get(nid)
         if block is not None:
             self.outbox.changed[block.as_pointer()] = block
@@ -155,15 +157,21 @@ class Session:
             traceback.print_exc(file=sys.stderr)
 
     def _handle(self, events):
-        to_apply = []
+        to_apply, patches = [], []
         for event in events:
             kind = event.get("type")
             if kind == "commit":
                 if event.get("from") == self.name:
-                    for nid, stamp in self.in_flight.pop(event.get("ref"), {}).items():
-                        self.server[nid] = stamp
-                else:
-                    to_apply += [n["id"] for n in event.get("nodes", []) if not self._in_flight(n["id"])]
+                    for nid, (stamp, parts) in self.in_flight.pop(event.get("ref"), {}).items():
+                        self.server[nid], self.parts[nid] = stamp, parts
+                    continue
+                for node in event.get("nodes", []):
+                    if self._in_flight(node["id"]):
+                        continue
+                    elif node.get("mode") == "delta":
+                        patches.append((node["id"], node["data"]))
+                    else:
+                        to_apply.append(node["id"])
             elif kind == "delete":
                 to_apply += event.get("ids", [])
             elif kind == "rejected":
@@ -176,42 +184,62 @@ class Session:
                 self.report(f"{event.get('by')} removed you from the session")
                 self.close()
                 return
+        whole = set(to_apply)  # applied whole from the replica, deltas included
+        for nid, part in patches:
+            if nid not in whole and not self.applier.patch(nid, part):
+                whole.add(nid)
+                to_apply.append(nid)
         if to_apply:
             self.applier.apply(to_apply)
 
     def _in_flight(self, nid):
         return any(nid in sent for sent in self.in_flight.values())
 
-    def send(self, entries, datas, wait):
-        """Commits one batch; with `wait`, returns its seq once the server took it."""
+    def send(self, entries, datas, outcomes, wait):
+        """Commits one batch; `outcomes` gives each node's (stamp, parts) once it is taken.
+        With `wait`, returns its seq once the server took it."""
         try:
             if wait:
                 seq = self.client.commit(entries, datas, wait=True)
-                for entry in entries:
-                    self.server[entry["id"]] = self.synced[entry["id"]]
+                for entry, (stamp, parts) in zip(entries, outcomes):
+                    self.server[entry["id"]], self.parts[entry["id"]] = stamp, parts
                 return seq
             ref = self.client.commit(entries, datas, wait=False)
         except Exception:
             for entry in entries:
                 self._resend(entry["id"])
             raise
-        self.in_flight[ref] = {entry["id"]: self.synced[entry["id"]] for entry in entries}
+        self.in_flight[ref] = {entry["id"]: outcome for entry, outcome in zip(entries, outcomes)}
         return ref
+
+    def expected(self, nid):
+        """(stamp, parts) the server will have for `nid` once what was sent is taken."""
+        for sent in reversed(list(self.in_flight.values())):
+            if nid in sent:
+                return sent[nid]
+        return self.server.get(nid), self.parts.get(nid)
 
     # ---- what the parts share ----
 
-    def agreed(self, nid, block, server_stamp, local_stamp=None):
-        """`block` was just made to match the replica's node `nid`; `local_stamp`, when given,
-        is the digest of its encoding, read back from Blender otherwise."""
+    def agreed(self, nid, block, server_stamp, parts, read_back):
+        """`block` was just made to match the replica's node `nid` (of `parts` parts, stamped
+        `server_stamp`). With `read_back` its encoding is read from Blender now; without, the
+        next encoding is taken as matching (TRUST)."""
         self.server[nid] = server_stamp
+        self.parts[nid] = parts
+        if not read_back:
+            self.synced[nid] = TRUST
+            return
         try:
-            self.synced[nid] = local_stamp or digest(kinds.encode(block, self.registry)[0])
+            self.synced[nid] = digest(kinds.encode(block, self.registry)[0])
         except Exception:
             self.synced.pop(nid, None)
 
     def forget(self, nid):
         self.synced.pop(nid, None)
         self.server.pop(nid, None)
+        self.parts.pop(nid, None)
+        self.outbox.previous.pop(nid, None)
 
     def report(self, message):
         self.messages.append(message)

@@ -82,7 +82,7 @@ def encode_all(registry):
 
 class Node:
     def __init__(self, nid, entry):
-        self.id, self.kind, self.deps, self.data, self.owner = nid, entry["kind"], entry["deps"], entry["data"], "common"
+        self.id, self.kind, self.deps, self.parts, self.owner = nid, entry["kind"], entry["deps"], [entry["data"]], "common"
 
 
 class Stub:
@@ -98,7 +98,7 @@ class Stub:
     def report(self, message):
         self.reports.append(message)
 
-    def agreed(self, *_):
+    def agreed(self, *_, **__):
         pass
 
     def forget(self, _):
@@ -160,6 +160,30 @@ def hostile(valid_mesh):
     }
 
 
+def delta_roundtrip(registry):
+    """A mesh whose vertices moved travels as a delta that another mesh takes; a delta that
+    reaches past the vertices is refused."""
+    source = bpy.data.objects["Ball"].data
+    before = kinds.encode(source, registry)[0]
+    source.vertices[3].co.z += 1
+    source.vertices[400].co.x = 7
+    after = kinds.encode(source, registry)[0]
+    part = kinds.delta("Mesh", before, after)
+    copy = bpy.data.meshes.new("copy")
+    kinds.apply("Mesh", copy, [before, part], registry, [])
+    outside = layout.pack({"patch": "co", "ranges": [[len(copy.vertices) * 3 - 2, 4]]}, {"co": ("f32", array.array("f", [0] * 4))})
+    try:
+        kinds.patch("Mesh", copy, outside)
+        refused = None
+    except layout.LayoutError as error:
+        refused = str(error)
+    (desc, arrays), (copy_desc, copy_arrays) = layout.unpack(after), layout.unpack(kinds.encode(copy, registry)[0])
+    edges = lambda a: sorted(tuple(sorted(a["edges"][i : i + 2])) for i in range(0, len(a["edges"]), 2))  # noqa: E731
+    same = edges(arrays) == edges(copy_arrays) and {**arrays, "edges": None} == {**copy_arrays, "edges": None} and {**desc, "name": None} == {**copy_desc, "name": None}
+    return {"size": [len(part), len(after)], "same": same,
+            "vertex400": list(copy.vertices[400].co), "no change": kinds.delta("Mesh", after, after), "outside": refused}
+
+
 def main():
     build_scene()
     registry = Registry()
@@ -176,10 +200,11 @@ def main():
     for case, data in hostile(mesh_data).items():
         mesh = bpy.data.meshes.new("target")
         try:
-            kinds.apply("Mesh", mesh, data, registry, [])
+            kinds.apply("Mesh", mesh, [data], registry, [])
             result["refused"][case] = None
         except layout.LayoutError as error:
             result["refused"][case] = str(error)
+    result["delta"] = delta_roundtrip(registry)
     stub.client.replica.nodes["Mesh/bad"] = Node("Mesh/bad", {"kind": "Mesh", "deps": [], "data": b"\x01\x00\x00\x00{"})
     stub.client.replica.nodes["Thing/odd"] = Node("Thing/odd", {"kind": "Armature", "deps": [], "data": layout.pack({})})
     Applier(stub).apply(["Mesh/bad", "Thing/odd"])

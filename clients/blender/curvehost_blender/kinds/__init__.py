@@ -68,23 +68,42 @@ def encode(block, registry, unshared=None):
     return layout.pack(desc, arrays), refs.deps
 
 
-def apply(kind, block, data, registry, problems):
-    """Makes (if `block` is None) or updates a datablock from node data.
+def apply(kind, block, parts, registry, problems):
+    """Makes (if `block` is None) or updates a datablock from node data: its base part and then
+    its delta parts.
 
     Returns (the datablock or None if it waits for another, the node ids it lacks)."""
     codec = CODECS.get(kind)
     if codec is None:
         raise layout.LayoutError(f"kind {kind[:64]} is not one this add-on knows")
-    desc, arrays = layout.unpack(data)
+    desc, arrays = layout.unpack(parts[0])
     links = Links(registry)
     created = codec.create(desc) if block is None else None
     try:
         block = codec.apply(block or created, desc, arrays, links, problems)
+        for part in parts[1:]:
+            if block is not None:
+                patch(kind, block, part)
     except Exception:
         if created is not None:
             remove(created)
         raise
     return block, links.missing
+
+
+def patch(kind, block, part):
+    """Applies one delta part to a datablock that holds the node's data before it."""
+    codec = CODECS.get(kind)
+    if not hasattr(codec, "patch"):
+        raise layout.LayoutError(f"a {kind[:64]} node cannot take a delta")
+    desc, arrays = layout.unpack(part)
+    codec.patch(block, desc, arrays)
+
+
+def delta(kind, old, new):
+    """A delta part that turns node data `old` into `new`, or None when only a full will do."""
+    codec = CODECS.get(kind)
+    return codec.delta(old, new) if hasattr(codec, "delta") else None
 
 
 def remove(block):

@@ -3,13 +3,21 @@
 arrays: co f32 ×3 per vertex, edges i32 ×2 per edge, loops i32 (a vertex per face corner),
 sizes i32 (corners per face; the starts are their running sum), material_index i32 and
 smooth u8 per face, and uv<i> f32 ×2 per corner for each UV layer desc["uv"] names.
+
+A mesh whose vertices alone moved travels as a delta part: desc {"patch": "co", "ranges":
+[[first, count], …]} (in floats of co) and one array "co" of the new values, range after range.
 """
 import array
+import struct
 from itertools import accumulate
 
 import bpy
 
+from .. import layout
 from ..layout import LayoutError, expect, index_bound, new_array
+
+# Vertices are compared in runs of this many bytes: a delta carries whole runs.
+RUN = 4096
 
 KIND = "Mesh"
 RANK = 2
@@ -101,6 +109,8 @@ def apply(mesh, desc, arrays, links, problems):
 
 
 def _topology_same(mesh, counts, edges, loops, sizes):
+    """Whether the mesh has these faces already. Edges are not compared: Blender orders the
+    edges it links faces to as it likes, and the faces decide them (but for loose ones)."""
     if [len(mesh.vertices), len(mesh.edges), len(mesh.loops), len(mesh.polygons)] != counts:
         return False
     current = new_array("i32", len(loops))
@@ -109,11 +119,7 @@ def _topology_same(mesh, counts, edges, loops, sizes):
         return False
     current = new_array("i32", len(sizes))
     mesh.polygons.foreach_get("loop_total", current)
-    if current != sizes:
-        return False
-    current = new_array("i32", len(edges))
-    mesh.edges.foreach_get("vertices", current)
-    return current == edges
+    return current == sizes
 
 
 def _apply_uvs(mesh, names, uvs, active):
@@ -137,3 +143,54 @@ def _apply_materials(mesh, ids, links):
     mesh.materials.clear()
     for material in wanted:
         mesh.materials.append(material)
+
+
+def delta(old, new):
+    """A delta part with the vertex positions that differ, when nothing else does; else None."""
+    if len(old) != len(new) or len(new) < 4:
+        return None
+    (size,) = struct.unpack_from("<I", new)
+    if new[: 4 + size] != old[: 4 + size]:
+        return None  # counts, names or settings changed
+    listed = layout.unpack_header(new)["arrays"]
+    if not listed or listed[0][0] != "co":
+        return None
+    start = 4 + size
+    end = start + listed[0][2] * 4
+    if new[end:] != old[end:]:
+        return None  # the topology, smoothing or UVs changed
+    ranges, values = [], array.array("f")
+    for offset in range(start, end, RUN):
+        stop = min(offset + RUN, end)
+        if new[offset:stop] == old[offset:stop]:
+            continue
+        first, count = (offset - start) // 4, (stop - offset) // 4
+        if ranges and ranges[-1][0] + ranges[-1][1] == first:
+            ranges[-1][1] += count
+        else:
+            ranges.append([first, count])
+        values.frombytes(new[offset:stop])
+    if not ranges:
+        return None
+    return layout.pack({"patch": "co", "ranges": ranges}, {"co": ("f32", values)})
+
+
+def patch(mesh, desc, arrays):
+    ranges = desc.get("ranges")
+    if desc.get("patch") != "co" or not isinstance(ranges, list):
+        raise LayoutError("a mesh delta must patch co")
+    total = len(mesh.vertices) * 3
+    expected = 0
+    for entry in ranges:
+        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(n, int) and n >= 0 for n in entry)) or entry[0] + entry[1] > total:
+            raise LayoutError("a mesh delta range lies outside the vertices")
+        expected += entry[1]
+    values = expect(arrays, "co", "f32", expected)
+    co = new_array("f32", total)
+    mesh.vertices.foreach_get("co", co)
+    at = 0
+    for first, count in ranges:
+        co[first : first + count] = values[at : at + count]
+        at += count
+    mesh.vertices.foreach_set("co", co)
+    mesh.update()
