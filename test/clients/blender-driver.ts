@@ -92,6 +92,11 @@ export class Blender {
     return this.request({ until: expression, timeout: seconds }, seconds * 1000 + 10_000, `waiting for ${expression.slice(0, 80)}`);
   }
 
+  /** For the bench's CPU accounting. */
+  get measured(): { label: string; pid: number } {
+    return { label: `${this.label}'s Blender`, pid: this.child.pid! };
+  }
+
   kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;

@@ -6,6 +6,8 @@ from .outgoing import COMMON
 
 # A request is not repeated while its rights event may still be on its way.
 ANSWER_WAIT = 2.0
+# With the same selection and no news from the server, the locks are looked at this often.
+QUIET_RECHECK = 1.0
 
 
 class Rights:
@@ -13,14 +15,21 @@ class Rights:
         self.session = session
         self.asked = {}  # node id → when it was locked or unlocked
         self.refused = {}  # node id → who held it when our lock was refused
+        self.news = True  # owners may have changed since the last look (set by the session)
+        self._looked = (None, 0.0)  # the selection at the last look, and when
 
     def update(self):
         session = self.session
         nodes, me, registry = session.client.replica.nodes, session.name, session.registry
         now = time.monotonic()
+        selected = session.selected_objects()
+        key = tuple(obj.as_pointer() for obj in selected)
+        if not self.news and key == self._looked[0] and now - self._looked[1] < QUIET_RECHECK:
+            return  # walking every node each tick costs more than a tick should
+        self.news, self._looked = False, (key, now)
         self.asked = {nid: when for nid, when in self.asked.items() if now - when < ANSWER_WAIT}
         groups = []
-        for obj in session.selected_objects():
+        for obj in selected:
             group = [registry.id_of(block, create=False) for block in (obj, obj.data) if block is not None]
             groups.append([nid for nid in group if nid in nodes])
         wanted = {nid for group in groups for nid in group}

@@ -124,6 +124,7 @@ class Session:
         remote = [nid for nid, stamp in stamps.items() if self.server.get(nid) != stamp]
         gone = [nid for nid in self.server if nid not in nodes]
         self.applier.apply(remote + gone, stamps)
+        self.rights.news = True
 
     def _resend(self, nid):
         self.synced.pop(nid, None)
@@ -184,6 +185,8 @@ class Session:
                 self.report(f"{event.get('by')} removed you from the session")
                 self.close()
                 return
+        if any(event.get("type") in ("rights", "delete", "commit") for event in events):
+            self.rights.news = True
         whole = set(to_apply)  # applied whole from the replica, deltas included
         for nid, part in patches:
             if nid not in whole and not self.applier.patch(nid, part):

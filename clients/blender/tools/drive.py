@@ -24,7 +24,7 @@ import bpy
 
 sys.path[:0] = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
 
-TICK_WAIT = 0.002
+TICK_WAIT = 0.01  # the session waits this long for events: it wakes at once when one comes
 lines = queue.Queue()
 names = {"bpy": bpy, "s": None, "time": time, "json": json}
 

@@ -14,7 +14,9 @@ import path from "node:path";
 import { fingerprint, writeInvite } from "../../../src/keys/index.js";
 import { Blender, requireBlender } from "../../../test/clients/blender-driver.js";
 import { startServer, type BenchContext } from "../context.js";
-import { notes, percentile, type Row } from "../report.js";
+import { CpuMeter, type CpuWindow } from "../cpu.js";
+import type { ServerProcess } from "../processes.js";
+import { cpuFields, notes, percentile, type Row } from "../report.js";
 
 const MOVE_GAP_MS = 20;
 
@@ -24,10 +26,12 @@ export async function blenderSuite(ctx: BenchContext, emit: (row: Row) => void):
   const grid = ctx.quick ? 300 : 1000;
   const moves = ctx.quick ? 50 : 200;
 
-  const cubes = await shareAndJoin(ctx, "blender-objects", OBJECTS_SCENE(objects), async (admin, member) => {
+  const cubes = await shareAndJoin(ctx, "blender-objects", OBJECTS_SCENE(objects), async (admin, member, server) => {
+    const meter = new CpuMeter(server.measured, [admin.measured, member.measured]);
     const seen = await moveSeen(admin, member, moves);
-    emit(moveRow("p50", seen, objects));
-    emit(moveRow("p99", seen, objects));
+    const cpu = meter.stop();
+    emit(moveRow("p50", seen, objects, cpu));
+    emit(moveRow("p99", seen, objects, cpu));
   });
   for (const row of sceneRows(`${objects} objects`, cubes)) emit(row);
   const mesh = await shareAndJoin(ctx, "blender-mesh", GRID_SCENE(grid), async () => undefined);
@@ -59,7 +63,12 @@ interface SceneFigures {
 }
 
 /** A server, an admin Blender that builds `scene` and shares it, a member that joins; then `also`. */
-async function shareAndJoin(ctx: BenchContext, label: string, scene: string, also: (admin: Blender, member: Blender) => Promise<void>): Promise<SceneFigures> {
+async function shareAndJoin(
+  ctx: BenchContext,
+  label: string,
+  scene: string,
+  also: (admin: Blender, member: Blender, server: ServerProcess) => Promise<void>,
+): Promise<SceneFigures> {
   const server = await startServer(ctx, "curvehost", label);
   const dir = await fs.mkdtemp(path.join(ctx.tmpDir, `${label}-`));
   const invite = async (index: number, name: string) => {
@@ -90,7 +99,7 @@ async function shareAndJoin(ctx: BenchContext, label: string, scene: string, als
       300_000,
     );
     const held = await member.run(count);
-    await also(admin, member);
+    await also(admin, member, server);
     return { share: shared.seconds, join: joined.seconds, nodes: shared.nodes, bytes: shared.bytes, held, expected };
   } finally {
     await Promise.all([admin.kill(), member.kill()]);
@@ -105,7 +114,7 @@ async function moveSeen(admin: Blender, member: Blender, count: number): Promise
   const watching = member.run(
     `o = bpy.data.objects['o0']; last = o.location.x; seen = {}; deadline = time.time() + ${count * 0.5 + 30}\n` +
       `while last < ${999 + count} and time.time() < deadline:\n` +
-      `    s.tick(0.001)\n` +
+      `    s.tick(0.01)\n` +
       `    if o.location.x != last:\n` +
       `        last = o.location.x; seen[int(last)] = time.time()\n` +
       `result = seen`,
@@ -118,7 +127,7 @@ async function moveSeen(admin: Blender, member: Blender, count: number): Promise
       `    o.location.x = 1000 + i\n` +
       `    bpy.context.view_layer.update(); s.tick()\n` +
       `    pause = time.time() + ${MOVE_GAP_MS / 1000}\n` +
-      `    while time.time() < pause: s.tick(0.001)\n` +
+      `    while time.time() < pause: s.tick(min(0.01, max(0.0, pause - time.time())))\n` +
       `result = sent`,
     count * 500 + 60_000,
   );
@@ -134,14 +143,16 @@ async function moveSeen(admin: Blender, member: Blender, count: number): Promise
   return Float64Array.from(latencies).sort();
 }
 
-function moveRow(which: "p50" | "p99", sorted: Float64Array, objects: number): Row {
+function moveRow(which: "p50" | "p99", sorted: Float64Array, objects: number, window: CpuWindow): Row {
+  const cpu = cpuFields({ curvehost: window });
   return {
     bench: `blender move seen ${which}`,
     params: `${sorted.length} moves in a ${objects}-object scene`,
     unit: "ms from edit to the other Blender",
     curvehost: percentile(sorted, which === "p50" ? 50 : 99),
     baseline: null,
-    note: `one held object moved every ${MOVE_GAP_MS} ms; headless Blenders ticking; target p99 < 30 ms`,
+    ...cpu,
+    note: notes(`one held object moved every ${MOVE_GAP_MS} ms; headless Blenders ticking; target p99 < 30 ms`, cpu.note),
     details: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
   };
 }
