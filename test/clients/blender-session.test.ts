@@ -66,6 +66,13 @@ test.serial("two artists share, lock, edit and delete in one scene; a third join
   await bob.until(`s.owner(${CUBE}) == 'alice' and s.owner(${CUBE}.data) == 'alice'`);
   await alice.run(`${CUBE}.location = (1, 2, 3)\n${CUBE}.data.vertices[0].co.x = 3`);
   await bob.until(`tuple(${CUBE}.location) == (1, 2, 3) and ${CUBE}.data.vertices[0].co.x == 3`);
+  // In Edit Mode a mesh's edits live in Edit Mode's copy: they go when Edit Mode ends.
+  await alice.run(
+    "import bmesh\nbpy.ops.object.mode_set(mode='EDIT')\nmesh = bmesh.from_edit_mesh(" + CUBE + ".data)\n" +
+      "mesh.verts.ensure_lookup_table(); mesh.verts[1].co.z = 5; bmesh.update_edit_mesh(" + CUBE + ".data)",
+  );
+  await alice.run("bpy.ops.object.mode_set(mode='OBJECT')");
+  await bob.until(`${CUBE}.data.vertices[1].co.z == 5`);
 
   await bob.run(`${CUBE}.location.x = 9`);
   await bob.until(`${CUBE}.location.x == 1`, 10);

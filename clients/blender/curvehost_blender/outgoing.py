@@ -95,6 +95,9 @@ class Outbox:
             try:
                 if block.library is not None:
                     continue  # linked from another file: not ours to share
+                if not self._out_of_edit_mode(block):
+                    self.changed[block.as_pointer()] = block  # next tick
+                    continue
                 data, deps = kinds.encode(block, registry, unshared)
             except ReferenceError:
                 continue
@@ -126,6 +129,13 @@ class Outbox:
             work.extend((dep, registry.get(dep)) for dep in deps if dep not in synced and dep not in nodes)
         self._tell_unshared(unshared)
         return entries, datas, outcomes, undo
+
+    def _out_of_edit_mode(self, block):
+        """Whether the data of `block` is up to date. A mesh in Edit Mode keeps the edits in
+        Edit Mode's own copy (and Blender shows no UVs of it until then): it is sent when Edit
+        Mode ends and writes them back."""
+        obj = self.session.view_layer().objects.active
+        return obj is None or obj.mode != "EDIT" or obj.data != block
 
     def _delta(self, entry, data, part, outcome):
         """A delta in place of the full `part` when only little changed in a large node this
