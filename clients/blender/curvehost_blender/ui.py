@@ -1,4 +1,5 @@
 """The sidebar panel, its operators, the add-on preferences, and the timer that ticks the session."""
+import importlib
 import subprocess
 import sys
 
@@ -110,19 +111,21 @@ def _request(operator, call):
 
 
 class CURVEHOST_OT_install(bpy.types.Operator):
-    """Install pyzmq and PyNaCl into Blender's own Python with pip"""
+    """Install pyzmq and PyNaCl with pip into Blender's own modules folder"""
 
     bl_idname = "curvehost.install_dependencies"
     bl_label = "Install pyzmq and PyNaCl"
 
     def execute(self, context):
-        commands = [[sys.executable, "-m", "ensurepip", "--user"], [sys.executable, "-m", "pip", "install", "--user", *dependencies.missing()]]
-        for command in commands:
-            result = subprocess.run(command, capture_output=True, text=True)
-            if result.returncode != 0 and "pip" in command[2:]:
-                self.report({"ERROR"}, f"pip failed: {result.stderr.strip().splitlines()[-1:] or result.returncode}")
-                return {"CANCELLED"}
-        self.report({"INFO"}, "Installed: restart Blender if connecting still says they are missing")
+        # The user's scripts/modules folder is on Blender's sys.path whatever Python it bundles.
+        target = bpy.utils.user_resource("SCRIPTS", path="modules", create=True)
+        subprocess.run([sys.executable, "-m", "ensurepip", "--upgrade"], capture_output=True)
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--target", target, *dependencies.missing()], capture_output=True, text=True)
+        if result.returncode != 0:
+            self.report({"ERROR"}, f"pip could not install them: {(result.stderr.strip().splitlines() or [str(result.returncode)])[-1]}")
+            return {"CANCELLED"}
+        importlib.invalidate_caches()
+        self.report({"INFO"}, "pyzmq and PyNaCl are installed")
         return {"FINISHED"}
 
 
