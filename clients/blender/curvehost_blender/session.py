@@ -180,6 +180,7 @@ class Session:
                 self.report(f"the server refused your change ({event.get('code')}): {event.get('message')}")
                 for nid in sent:
                     self.synced.pop(nid, None)
+                    self.outbox.previous.pop(nid, None)  # not the server's: no delta may build on it
                 to_apply += [nid for nid in sent if nid in self.client.replica.nodes]
             elif kind == "kicked":
                 self.report(f"{event.get('by')} removed you from the session")
