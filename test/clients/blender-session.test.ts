@@ -94,11 +94,19 @@ test.serial("two artists share, lock, edit and delete in one scene; a third join
   );
   t.deepEqual(await alice.run("result = sorted(u['name'] for u in s.users)"), ["alice", "bob"]);
 
+  // Renames keep every reference: the scene's camera, the cube's material.
+  await alice.run("bpy.data.objects['Camera'].name = 'Shot cam'\nbpy.data.materials['Material'].name = 'Paint'");
+  await bob.until(
+    "bpy.context.scene.camera and bpy.context.scene.camera.name == 'Shot cam' and 'Camera' not in bpy.data.objects and " +
+      `[m.name for m in ${CUBE}.data.materials] == ['Paint']`,
+  );
+
   const carol = await blender(t, "carol");
   await carol.run(connect(await inviteFor(server, dir, "carol", "member"), false));
   const now = await alice.run("result = summary()");
-  t.deepEqual(Object.keys(now.objects).sort(), ["Camera", "Cube"]);
+  t.deepEqual(Object.keys(now.objects).sort(), ["Cube", "Shot cam"]);
   t.deepEqual(await carol.run("result = summary()"), now, "the late joiner builds the scene as it is now");
+  t.deepEqual(await carol.run("result = list(s.messages)"), [], "nothing was undone or refused while carol built it");
 });
 
 test.serial("a member killed mid-session comes back; a dropped connection resyncs and sends what was edited offline", async (t) => {
