@@ -2,8 +2,8 @@
 
     blender --factory-startup -p 0 0 W H --python gui_artist.py -- INVITE share|join VIEW OUT.png READY
 
-Registers the add-on, connects through it as the panel's Connect button does (share: the
-admin shares the default scene), opens the sidebar on the curvehost tab, turns the view
+Registers the add-on, connects through the panel's operator (share: the admin shares the
+default scene), opens the sidebar on the curvehost tab, turns the view
 to VIEW ("front" or "side"), selects an object, and once the other artist's presence has
 arrived and been drawn, saves a screenshot of its window to OUT.png and quits. READY is a
 file it writes once connected, for the other artist to wait on.
@@ -45,7 +45,13 @@ def connect():
     ui.CURVEHOST_PT_session.bl_category = "Item"
     ui.CURVEHOST_PT_session.bl_order = -1
     bpy.utils.register_class(ui.CURVEHOST_PT_session)
-    ui._start(curvehost_blender.connect(invite, share=mode == "share"))
+    # As the panel's buttons do: the invite field, then Connect or Share this scene.
+    bpy.context.window_manager.curvehost_invite = invite
+    window = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=window, area=view3d()):
+        if bpy.ops.curvehost.connect(share=mode == "share") != {"FINISHED"}:
+            print("gui_artist: connecting failed", file=sys.stderr)
+            bpy.ops.wm.quit_blender()
     area = view3d()
     space = area.spaces.active
     space.show_region_ui = True
