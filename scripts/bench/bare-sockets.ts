@@ -25,9 +25,9 @@ export async function openSubscriber(port: number, serverPublicKey: string, keys
   return socket;
 }
 
-/** Hands on frame `index` of every message on the subscriber until the socket closes: the same loop for every bare receiver. */
-export function readFrames(socket: zmq.Subscriber, index: number, onFrame: (frame: Buffer | undefined) => void): void {
+/** Hands on what `payloadOf` finds in each message on the subscriber until the socket closes: the same loop for every bare receiver. */
+export function readPayloads(socket: zmq.Subscriber, payloadOf: (frame: Buffer) => Buffer | undefined, onPayload: (payload: Buffer | undefined) => void): void {
   void (async () => {
-    for await (const frames of socket) onFrame(frames[index]);
+    for await (const [frame] of socket) onPayload(frame && payloadOf(frame));
   })().catch(() => {});
 }

@@ -12,7 +12,7 @@
  */
 import type { KeyPair } from "../../src/keys/index.js";
 import { joinBare } from "./bare-member.js";
-import { openSubscriber, readFrames } from "./bare-sockets.js";
+import { openSubscriber, readPayloads } from "./bare-sockets.js";
 import { curvehostClient } from "./load.js";
 import { readStamp } from "./payload.js";
 import { Samples } from "./samples.js";
@@ -53,7 +53,9 @@ async function connect(index: number, keys: KeyPair): Promise<() => void> {
   if (job.mode === "curvehost" && job.bare) return joinBare(job.port, job.serverPublicKey, keys, (payload) => onPayload(index, payload));
   if (job.mode === "curvehost") {
     const client = curvehostClient(job.port, job.serverPublicKey, keys);
-    client.on("event", (event, frames) => event.type === "commit" && onPayload(index, frames[0]));
+    client.on("event", (event) => {
+      if (event.type === "commit") onPayload(index, event.nodes[0]?.data);
+    });
     client.on("lost", (reason) => console.error(`bench receiver ${index}: lost the server: ${reason}`));
     client.connect();
     await client.join();
@@ -61,7 +63,8 @@ async function connect(index: number, keys: KeyPair): Promise<() => void> {
     return () => client.close();
   }
   const socket = await openSubscriber(job.port, job.serverPublicKey, keys);
-  readFrames(socket, 0, (payload) => onPayload(index, payload));
+  // The relay publishes the writer's payload as it came: the frame is the payload.
+  readPayloads(socket, (frame) => frame, (payload) => onPayload(index, payload));
   return () => socket.close();
 }
 

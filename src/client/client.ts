@@ -3,67 +3,72 @@
  * the proof that binds its routing id to its key, mirrors the session, commits,
  * and answers pings. The CLI's `connect` and `check` and the tests use it, and a
  * TypeScript user can import it as `curvehost/client`.
+ *
+ * Its jobs live apart: the sockets and framing (connection.ts), requests matched
+ * to replies (requests.ts), the replica (replica.ts); this file joins them into
+ * the session's flow: join, sync, events in order, commits, liveness.
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import * as zmq from "zeromq";
 import type { Invite } from "../keys/index.js";
 import { loadSodium } from "../keys/sodium.js";
 import {
-  MAX_HEADER_BYTES,
   PROTOCOL_VERSION,
-  ProtocolError,
   ROUTING_ID_BYTES,
-  decodeMessage,
-  encode,
+  idsBody,
+  nodesBody,
+  refOf,
+  type Body,
+  type CatalogEntry,
+  type CommitEntry,
+  type Limits,
+  type NodesReply,
+  type PresenceEvent,
   type ServerEvent,
+  type ServerHeaderOf,
   type ServerMessage,
   type UserInfo,
 } from "../protocol/index.js";
 import { makeJoinProof } from "../protocol/join-proof.js";
+import { Connection, firstHandshake, type Endpoint } from "./connection.js";
 import { Replica } from "./replica.js";
 import { Requests } from "./requests.js";
-import { receiveEach, type ReadableSocket } from "../transport/receive.js";
-import { SendQueue } from "../transport/send-queue.js";
 
-export interface ClientOptions {
-  host: string;
-  /** The server's base port P. */
-  port: number;
-  serverPublicKey: string;
-  publicKey: string;
-  secretKey: string;
+export interface ClientOptions extends Endpoint {
   /** How long a request may wait for its reply. */
   requestTimeoutMs?: number;
   /** No ping for this long and the server is taken as lost. */
   lostTimeoutMs?: number;
 }
 
-export interface CommitOptions {
-  kind?: string;
-  deps?: string[];
-  mode?: "full" | "delta";
-  owner?: "common";
+/** Whether a message is a sequenced event (PROTOCOL.md §6), which `users` is only with a seq. */
+function isEvent(message: ServerMessage): message is ServerEvent {
+  return message.type === "commit" || message.type === "rights" || message.type === "delete" || message.type === "session" || (message.type === "users" && message.seq !== undefined);
 }
 
-/** A refusal from the server: its code (PROTOCOL.md §2) and message. */
+/** One node of a commit: its id, its data, and what the manifest may say of it (PROTOCOL.md §5). */
+export type NodeCommit = Omit<CommitEntry, "size"> & { data: Buffer };
+export type CommitOptions = Omit<NodeCommit, "id" | "data">;
+
+/** A refusal from the server: its code (PROTOCOL.md §10), message, and the node at fault if any. */
 export class ServerError extends Error {
   override readonly name = "ServerError";
   constructor(
     readonly code: string,
     message: string,
+    readonly id?: string,
   ) {
     super(message);
   }
 }
 
-type Welcome = Extract<ServerMessage, { type: "welcome" }>;
-type Hello = Extract<ServerMessage, { type: "hello" }>;
+export type Welcome = ServerHeaderOf<"welcome">;
+export type Hello = ServerHeaderOf<"hello">;
 
 export interface ClientEvents {
   /** A sequenced event, applied to the replica. */
-  event: [event: ServerEvent, frames: Buffer[]];
-  presence: [presence: Extract<ServerMessage, { type: "presence" }>];
+  event: [event: ServerEvent];
+  presence: [presence: PresenceEvent];
   kicked: [by: string];
   /** The server said it is closing, or stopped answering pings. */
   lost: [reason: string];
@@ -72,50 +77,37 @@ export interface ClientEvents {
 export class Client extends EventEmitter<ClientEvents> {
   readonly routingId: Buffer;
   readonly replica = new Replica();
-  private readonly command: zmq.Dealer;
-  private readonly subscriber: zmq.Subscriber;
-  private readonly publisher: zmq.Dealer;
-  private readonly ttl: zmq.Dealer;
+  /** The server's limits, from hello or welcome. */
+  limits: Limits | undefined;
+  private readonly connection: Connection;
   private readonly requests: Requests;
-  private readonly commandOut: SendQueue;
-  private readonly publisherOut: SendQueue;
-  private readonly ttlOut: SendQueue;
   private readonly requestTimeoutMs: number;
   private readonly lostTimeoutMs: number;
   /** Sequenced events that arrived while the replica was not ready to take them. */
-  private buffered: Array<{ event: ServerEvent; frames: Buffer[] }> = [];
+  private buffered: ServerEvent[] = [];
   private synced = false;
   private resyncing = false;
   private resyncAgain = false;
-  private readonly pendingCommits = new Map<string, Array<{ resolve: (seq: number) => void; reject: (error: Error) => void; ref: number }>>();
+  private readonly pendingCommits = new Map<number, { resolve: (seq: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   private lastPing = Date.now();
+  /** The seq the previous ping carried: a replica still below it missed an event (PROTOCOL.md §7). */
+  private pingSeq = 0;
   private lostTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** The name the server gave this client at join. */
   private name: string | undefined;
+  private readonly keys: { serverPublicKey: string; publicKey: string; secretKey: string };
 
-  constructor(private readonly options: ClientOptions) {
+  constructor(options: ClientOptions) {
     super();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.lostTimeoutMs = options.lostTimeoutMs ?? 5_000;
     // R: 16 random bytes, first not 0 (libzmq reserves a leading 0 for generated ids).
     this.routingId = randomBytes(ROUTING_ID_BYTES);
     this.routingId[0] = this.routingId[0]! | 0x01;
-    const secure = {
-      curveServerKey: options.serverPublicKey,
-      curvePublicKey: options.publicKey,
-      curveSecretKey: options.secretKey,
-      linger: 0,
-    };
-    const dealer = () => new zmq.Dealer({ ...secure, routingId: this.routingId as unknown as string });
-    this.command = dealer();
-    this.publisher = dealer();
-    this.ttl = dealer();
-    this.subscriber = new zmq.Subscriber({ ...secure, receiveHighWaterMark: 0 });
+    this.connection = new Connection(options, this.routingId);
     this.requests = new Requests(this.requestTimeoutMs);
-    this.commandOut = new SendQueue(this.command);
-    this.publisherOut = new SendQueue(this.publisher);
-    this.ttlOut = new SendQueue(this.ttl);
+    this.keys = { serverPublicKey: options.serverPublicKey, publicKey: options.publicKey, secretKey: options.secretKey };
   }
 
   static fromInvite(invite: Invite, keys?: { publicKey: string; secretKey: string }, extra: Partial<ClientOptions> = {}): Client {
@@ -131,52 +123,64 @@ export class Client extends EventEmitter<ClientEvents> {
     });
   }
 
-  private address(offset: number): string {
-    const host = this.options.host.includes(":") && !this.options.host.startsWith("[") ? `[${this.options.host}]` : this.options.host;
-    return `tcp://${host}:${this.options.port + offset}`;
-  }
-
   /** Connects the command port and starts reading it. Nothing is sent yet. */
   connect(): void {
-    this.command.connect(this.address(0));
-    this.readCommands();
+    this.connection.connect("command");
+    this.connection.read(
+      "command",
+      (message) => this.onCommand(message),
+      (header, error) => {
+        // A reply this client cannot read fails its request at once, saying why, rather than timing out.
+        const protocol = header["protocol"];
+        const mismatch = typeof protocol === "number" && protocol !== PROTOCOL_VERSION;
+        this.requests.fail(
+          refOf(header),
+          mismatch
+            ? new ServerError("protocol_mismatch", `the server speaks protocol ${protocol}, this client ${PROTOCOL_VERSION}: update one of them`)
+            : new ServerError("bad_request", `the server's reply could not be read: ${error.message}`),
+        );
+      },
+    );
   }
 
   async hello(): Promise<Hello> {
-    return (await this.request({ type: "hello" })) as Hello;
+    const hello = (await this.request({ type: "hello", protocol: PROTOCOL_VERSION })) as Hello;
+    this.useLimits(hello.limits);
+    return hello;
   }
 
   /** Joins, then connects the subscriber, publisher and ttl ports and waits for their handshakes (PROTOCOL.md §3). */
   async join(): Promise<Welcome> {
-    const sodium = await loadSodium();
-    const proof = makeJoinProof(sodium, {
+    const proof = makeJoinProof(await loadSodium(), {
       routingId: this.routingId,
-      clientSecretKey: this.options.secretKey,
-      serverPublicKey: this.options.serverPublicKey,
+      clientSecretKey: this.keys.secretKey,
+      serverPublicKey: this.keys.serverPublicKey,
     });
-    const welcome = (await this.request({ type: "join", protocol: PROTOCOL_VERSION, key: this.options.publicKey, ...proof })) as Welcome;
+    const welcome = (await this.request({ type: "join", protocol: PROTOCOL_VERSION, key: this.keys.publicKey, ...proof })) as Welcome;
     this.name = welcome.user;
+    this.useLimits(welcome.limits);
     this.replica.state = welcome.state;
     this.replica.users = welcome.users;
-    this.subscriber.subscribe();
+    this.replica.presence = { ...welcome.presence };
+    const { sockets } = this.connection;
     // A subscriber misses whatever is published before its handshake completes: wait for it, so that
     // a sync after join misses nothing. Later handshakes are reconnections after the server cycled
     // its subscriber port: ask for what went past meanwhile.
-    const subscribed = firstHandshake(this.subscriber, "subscriber", this.requestTimeoutMs);
-    this.subscriber.events.on("handshake", () => {
-      if (this.synced) void this.resync().catch(() => {});
+    const subscribed = firstHandshake(sockets.subscriber, "subscriber", this.requestTimeoutMs);
+    sockets.subscriber.events.on("handshake", () => {
+      if (this.synced) this.resyncInBackground();
     });
-    this.subscriber.connect(this.address(1));
+    this.connection.connect("subscriber");
     await subscribed;
-    this.readSubscriber();
+    this.connection.read("subscriber", (message) => this.onSubscriber(message));
     // The publisher and ttl handshakes too: once join() resolves, every port has accepted the key.
-    const connected = [firstHandshake(this.publisher, "publisher", this.requestTimeoutMs), firstHandshake(this.ttl, "ttl", this.requestTimeoutMs)];
-    this.publisher.connect(this.address(2));
-    this.readPublisher();
-    this.ttl.connect(this.address(3));
-    this.readTtl();
+    const connected = [firstHandshake(sockets.publisher, "publisher", this.requestTimeoutMs), firstHandshake(sockets.ttl, "ttl", this.requestTimeoutMs)];
+    this.connection.connect("publisher");
+    this.connection.read("publisher", (message) => this.onPublisher(message));
+    this.connection.connect("ttl");
+    this.connection.read("ttl", (message) => this.onTtl(message));
     await Promise.all(connected);
-    await this.ttlOut.send(encode({ type: "pong", n: 0 }));
+    await this.connection.send("ttl", { type: "pong", n: 0 });
     this.lastPing = Date.now();
     this.lostTimer = setInterval(() => {
       if (Date.now() - this.lastPing > this.lostTimeoutMs) this.lose("no ping from the server");
@@ -184,81 +188,91 @@ export class Client extends EventEmitter<ClientEvents> {
     return welcome;
   }
 
-  /** Takes the whole session: catalog, fetch in batches, then the events that arrived meanwhile. */
+  /** Takes the whole session in one fetch, then the events that arrived meanwhile (PROTOCOL.md §4). */
   async sync(): Promise<Replica> {
-    const catalog = await this.requestAll({ type: "catalog" });
-    const seq = (catalog[0]!.message as { seq: number }).seq;
-    const ids = catalog.flatMap((part) => (part.message as Extract<ServerMessage, { type: "catalog" }>).nodes.map((node) => node.id));
+    const reply = await this.fetch();
     this.replica.nodes.clear();
-    // Every fetch is sent at once: the join costs bandwidth, not one round trip per batch.
-    const replies = await Promise.all(splitIds(ids).map((batch) => this.requestAll({ type: "fetch", ids: batch })));
-    for (const parts of replies) {
-      for (const { message, payload } of parts) {
-        let frame = 0;
-        for (const node of (message as Extract<ServerMessage, { type: "nodes" }>).nodes) {
-          const frames = payload.slice(frame, frame + node.frames);
-          frame += node.frames;
-          if (!node.removed) this.replica.nodes.set(node.id, { id: node.id, owner: node.owner, deps: node.deps, kind: node.kind, frames });
-        }
-      }
-    }
-    this.replica.seq = seq;
+    for (const node of reply.nodes) if (!("removed" in node)) this.replica.nodes.set(node.id, { ...node });
+    this.replica.seq = reply.seq;
     this.synced = true;
     this.drainBuffered();
     return this.replica;
   }
 
+  /** Nodes with their data as of one seq: those named, or every node. */
+  async fetch(ids?: string[]): Promise<NodesReply> {
+    return (await this.request({ type: "fetch" }, ids ? idsBody(ids) : [])) as NodesReply;
+  }
+
+  async catalog(): Promise<{ seq: number; nodes: CatalogEntry[] }> {
+    const reply = (await this.request({ type: "catalog" })) as Extract<ServerMessage, { type: "catalog" }>;
+    return { seq: reply.seq, nodes: reply.nodes };
+  }
+
   /** Commits one node; resolves with the seq it was published at (its acknowledgement). */
   commit(id: string, data: Buffer, options: CommitOptions = {}): Promise<number> {
+    return this.commitBatch([{ ...options, id, data }]);
+  }
+
+  /** Commits several nodes, all or nothing, as one event with one seq (PROTOCOL.md §5). */
+  commitBatch(nodes: readonly NodeCommit[]): Promise<number> {
+    if (this.closed) return Promise.reject(new Error("the client is closed"));
     const ref = this.requests.nextRef();
-    const header = { type: "commit", ref, id, kind: options.kind ?? "", deps: options.deps ?? [], mode: options.mode ?? "full", ...(options.owner ? { owner: options.owner } : {}) };
+    const entries = nodes.map(({ data, ...entry }) => ({ ...entry, size: data.length }));
+    const { manifest, body } = nodesBody(entries, nodes.map((node) => node.data));
     return new Promise<number>((resolve, reject) => {
-      const waiting = this.pendingCommits.get(id) ?? [];
       const timer = setTimeout(() => {
-        const index = waiting.indexOf(entry);
-        if (index >= 0) waiting.splice(index, 1);
-        reject(new Error(`commit ${id} was not acknowledged within ${this.requestTimeoutMs} ms`));
+        this.pendingCommits.delete(ref);
+        reject(new Error(`commit ${ref} was not acknowledged within ${this.requestTimeoutMs} ms`));
       }, this.requestTimeoutMs);
-      const entry = {
-        ref,
-        resolve: (seq: number) => (clearTimeout(timer), resolve(seq)),
-        reject: (error: Error) => (clearTimeout(timer), reject(error)),
-      };
-      waiting.push(entry);
-      this.pendingCommits.set(id, waiting);
-      this.publisherOut.send(encode(header, [data])).catch(entry.reject);
+      const settle = () => (clearTimeout(timer), this.pendingCommits.delete(ref));
+      this.pendingCommits.set(ref, {
+        timer,
+        resolve: (seq) => (settle(), resolve(seq)),
+        reject: (error) => (settle(), reject(error)),
+      });
+      // A large commit goes in pieces; it is not acknowledged before its last piece is out.
+      this.connection.send("publisher", { type: "commit", ref, manifest }, body).then(
+        () => this.pendingCommits.get(ref)?.timer.refresh(),
+        (error: Error) => this.pendingCommits.get(ref)?.reject(error),
+      );
     });
   }
 
   lock(ids: string[], force = false) {
-    return this.request({ type: "lock", ids, ...(force ? { force } : {}) });
+    return this.changeRequest({ type: "lock", ...(force ? { force } : {}) }, ids);
   }
   unlock(ids: string[], force = false) {
-    return this.request({ type: "unlock", ids, ...(force ? { force } : {}) });
+    return this.changeRequest({ type: "unlock", ...(force ? { force } : {}) }, ids);
+  }
+  give(ids: string[], to: string, force = false) {
+    return this.changeRequest({ type: "give", to, ...(force ? { force } : {}) }, ids);
   }
   delete(ids: string[], force = false) {
-    return this.request({ type: "delete", ids, ...(force ? { force } : {}) });
+    return this.changeRequest({ type: "delete", ...(force ? { force } : {}) }, ids);
   }
   open() {
-    return this.request({ type: "open" });
+    return this.changeRequest({ type: "open" });
   }
   kick(user: string) {
-    return this.request({ type: "kick", user });
+    return this.changeRequest({ type: "kick", user });
   }
-  metadata(data: Record<string, unknown>) {
-    return this.request({ type: "metadata", data });
+  /** Where this user is (frame, selection, view…): kept by the server for late joiners, published to the others. */
+  presence(data: Record<string, unknown>) {
+    return this.changeRequest({ type: "presence", data });
   }
   async users(): Promise<UserInfo[]> {
     return ((await this.request({ type: "users" })) as Extract<ServerMessage, { type: "users" }>).users;
   }
   leave() {
-    return this.request({ type: "leave" });
+    return this.changeRequest({ type: "leave" });
   }
 
   /**
    * Asks for the events after the replica's seq and applies them (after a gap,
-   * or a subscriber reconnection). A request made while one is under way runs
-   * again after it, since events may have been published in between.
+   * a subscriber reconnection, or a ping ahead of the replica). A request made
+   * while one is under way runs again after it, since events may have been
+   * published in between.
    */
   async resync(): Promise<void> {
     if (this.resyncing) {
@@ -270,8 +284,9 @@ export class Client extends EventEmitter<ClientEvents> {
       do {
         this.resyncAgain = false;
         try {
-          const parts = await this.requestAll({ type: "resync", since: this.replica.seq }, "resynced");
-          for (const { message, payload } of parts) if (message.type !== "resynced") this.applyEvent(message as ServerEvent, payload);
+          const { reply, replayed } = await this.exchange({ type: "resync", since: this.replica.seq }, [], true);
+          for (const message of replayed) if ("seq" in message && message.type !== "resynced") this.applyEvent(message as ServerEvent);
+          if (reply.type === "resynced") this.replica.presence = { ...reply.presence };
         } catch (error) {
           if (error instanceof ServerError && error.code === "too_old") await this.sync();
           else throw error;
@@ -283,124 +298,108 @@ export class Client extends EventEmitter<ClientEvents> {
     this.drainBuffered();
   }
 
-  /** Closes every socket at once; pending requests fail. */
+  /** Closes every socket at once; pending requests and commits fail. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.lostTimer);
-    this.requests.failAll(new Error("the client was closed"));
-    for (const waiting of this.pendingCommits.values()) for (const commit of waiting) commit.reject(new Error("the client was closed"));
-    this.pendingCommits.clear();
-    for (const socket of [this.command, this.subscriber, this.publisher, this.ttl]) socket.close();
+    const error = new Error("the client was closed");
+    this.requests.failAll(error);
+    for (const commit of [...this.pendingCommits.values()]) commit.reject(error);
+    this.connection.close();
   }
 
-  private async request(header: Record<string, unknown>): Promise<ServerMessage> {
-    return (await this.requestAll(header))[0]!.message;
+  private useLimits(limits: Limits): void {
+    this.limits = limits;
+    this.connection.frameBytes = limits.frame;
   }
 
-  /** Sends a request and collects its reply: one message, or several up to `last: true` or a final type. */
-  private async requestAll(header: Record<string, unknown>, finalType?: string): Promise<Array<{ message: ServerMessage; payload: Buffer[] }>> {
+  private resyncInBackground(): void {
+    void this.resync().catch(() => {});
+  }
+
+  private async changeRequest(header: Record<string, unknown>, ids?: string[]): Promise<ServerHeaderOf<"ok">> {
+    return (await this.request(header, ids ? idsBody(ids) : [])) as ServerHeaderOf<"ok">;
+  }
+
+  private async request(header: Record<string, unknown>, body: Body = []): Promise<ServerMessage> {
+    return (await this.exchange(header, body, false)).reply;
+  }
+
+  /** Sends a request and waits for its reply (and, for resync, the events replayed before it). */
+  private async exchange(header: Record<string, unknown>, body: Body, collects: boolean): Promise<{ reply: ServerMessage; replayed: ServerMessage[] }> {
     if (this.closed) throw new Error("the client is closed");
     const ref = this.requests.nextRef();
-    const reply = this.requests.expect(ref, finalType);
-    await this.commandOut.send(encode({ ...header, ref }));
+    const reply = this.requests.expect(ref, collects);
+    await this.connection.send("command", { ...header, ref }, body);
     return reply;
   }
 
-  /**
-   * Reads a socket until it closes, handing on each message the server could have
-   * sent (anything else is dropped); an error there, or in a listener, ends the
-   * reading as a close would.
-   */
-  private read(socket: ReadableSocket, handle: (message: ServerMessage, payload: Buffer[]) => void): void {
-    receiveEach(socket, (frames) => {
-      const decoded = safeDecode(frames);
-      if (decoded) handle(decoded.message, decoded.payload);
-    }).catch(() => {});
-  }
-
-  private readCommands(): void {
-    this.read(this.command, (message, payload) => {
-      if (message.type === "kicked") {
-        this.emit("kicked", message.by);
-        return;
-      }
-      // Events replayed by resync carry no ref: they belong to the resync in progress.
-      if (!("ref" in message) || message.ref === undefined) {
-        this.requests.deliverUnreferenced(message, payload);
-        return;
-      }
-      if (message.type === "error") this.requests.fail(message.ref, new ServerError(message.code, message.message));
-      else this.requests.deliver(message.ref, message, payload);
-    });
-  }
-
-  private readSubscriber(): void {
-    this.read(this.subscriber, (message, payload) => {
-      if (message.type === "presence") {
-        this.emit("presence", message);
-        return;
-      }
-      const event = message as ServerEvent;
-      if (!this.synced || this.resyncing) {
-        this.buffered.push({ event, frames: payload });
-        return;
-      }
-      if (event.seq > this.replica.seq + 1) {
-        // A gap: events were lost in transit. Keep this one and ask for the missing ones.
-        this.buffered.push({ event, frames: payload });
-        void this.resync().catch(() => {});
-        return;
-      }
-      this.applyEvent(event, payload);
-    });
-  }
-
-  private readPublisher(): void {
-    this.read(this.publisher, (message) => {
-      if (message.type !== "rejected") return;
-      const rejected = message;
-      for (const [id, waiting] of this.pendingCommits) {
-        const index = waiting.findIndex((commit) => commit.ref === rejected.ref);
-        if (index < 0) continue;
-        const [commit] = waiting.splice(index, 1);
-        if (waiting.length === 0) this.pendingCommits.delete(id);
-        commit!.reject(new ServerError(rejected.code, rejected.message));
-      }
-    });
-  }
-
-  private readTtl(): void {
-    this.read(this.ttl, (message) => {
-      if (message.type !== "ping") return;
-      this.lastPing = Date.now();
-      void this.ttlOut.send(encode({ type: "pong", n: message.n })).catch(() => {});
-    });
-  }
-
-  private applyEvent(event: ServerEvent, frames: Buffer[]): void {
-    if (!this.replica.apply(event, frames)) return;
-    if (event.type === "commit" && event.from === this.name) {
-      const waiting = this.pendingCommits.get(event.id);
-      const commit = waiting?.shift();
-      if (waiting && waiting.length === 0) this.pendingCommits.delete(event.id);
-      commit?.resolve(event.seq);
+  private onCommand(message: ServerMessage): void {
+    if (message.type === "kicked") {
+      this.emit("kicked", message.by);
+      return;
     }
+    // Events replayed by resync belong to the resync in progress; a commit event's ref is its committer's, not a reply's.
+    if (isEvent(message)) return this.requests.deliverUnreferenced(message);
+    const ref = "ref" in message ? message.ref : undefined;
+    if (ref === undefined) return;
+    if (message.type === "error") this.requests.fail(ref, new ServerError(message.code, message.message, message.id));
+    else this.requests.deliver(ref, message);
+  }
+
+  private onSubscriber(message: ServerMessage): void {
+    if (message.type === "presence") {
+      this.replica.presence[message.from] = { data: message.data, latency: message.latency };
+      this.emit("presence", message);
+      return;
+    }
+    if (!("seq" in message)) return;
+    const event = message as ServerEvent;
+    if (!this.synced || this.resyncing) {
+      this.buffered.push(event);
+      return;
+    }
+    if (event.seq > this.replica.seq + 1) {
+      // A gap: events were lost in transit. Keep this one and ask for the missing ones.
+      this.buffered.push(event);
+      this.resyncInBackground();
+      return;
+    }
+    this.applyEvent(event);
+  }
+
+  private onPublisher(message: ServerMessage): void {
+    if (message.type !== "rejected" || typeof message.ref !== "number") return;
+    this.pendingCommits.get(message.ref)?.reject(new ServerError(message.code, message.message, message.id));
+  }
+
+  private onTtl(message: ServerMessage): void {
+    if (message.type !== "ping") return;
+    this.lastPing = Date.now();
+    void this.connection.send("ttl", { type: "pong", n: message.n }).catch(() => {});
+    if (this.synced && !this.resyncing && this.replica.seq < this.pingSeq) this.resyncInBackground();
+    this.pingSeq = message.seq;
+  }
+
+  private applyEvent(event: ServerEvent): void {
+    if (!this.replica.apply(event)) return;
+    if (event.type === "commit" && event.from === this.name && typeof event.ref === "number") this.pendingCommits.get(event.ref)?.resolve(event.seq);
     if (event.type === "session" && event.state === "closing") this.lose("the server is closing");
-    this.emit("event", event, frames);
+    this.emit("event", event);
   }
 
   private drainBuffered(): void {
-    const pending = this.buffered.sort((a, b) => a.event.seq - b.event.seq);
+    const pending = this.buffered.sort((a, b) => a.seq - b.seq);
     this.buffered = [];
-    for (const { event, frames } of pending) {
+    for (const event of pending) {
       if (event.seq <= this.replica.seq) continue;
       if (event.seq > this.replica.seq + 1) {
-        this.buffered.push({ event, frames });
-        void this.resync().catch(() => {});
+        this.buffered.push(event);
+        this.resyncInBackground();
         continue;
       }
-      this.applyEvent(event, frames);
+      this.applyEvent(event);
     }
   }
 
@@ -408,56 +407,5 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.closed) return;
     clearInterval(this.lostTimer);
     this.emit("lost", reason);
-  }
-}
-
-/**
- * Resolves at the socket's first completed CURVE handshake; rejects, naming the
- * port, when the server refuses the key there or nothing completes in time.
- */
-function firstHandshake(socket: zmq.Socket, port: string, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const events = socket.events;
-    const finish = (error?: Error) => {
-      clearTimeout(timer);
-      events.off("handshake", done);
-      events.off("handshake:error:auth", refused);
-      if (error) reject(error);
-      else resolve();
-    };
-    const done = () => finish();
-    const refused = () => finish(new Error(`the ${port} port refused this key`));
-    const timer = setTimeout(() => finish(new Error(`the ${port} port did not complete its handshake within ${timeoutMs} ms`)), timeoutMs);
-    events.on("handshake", done);
-    events.on("handshake:error:auth", refused);
-  });
-}
-
-/** Id bytes per fetch request, so that a request header stays well under MAX_HEADER_BYTES. */
-const FETCH_ID_BYTES = MAX_HEADER_BYTES / 2;
-
-function splitIds(ids: string[]): string[][] {
-  const batches: string[][] = [];
-  let batch: string[] = [];
-  let bytes = 0;
-  for (const id of ids) {
-    const size = Buffer.byteLength(id) * 2 + 3; // JSON escaping can double it
-    if (bytes + size > FETCH_ID_BYTES && batch.length > 0) {
-      batches.push(batch);
-      [batch, bytes] = [[], 0];
-    }
-    batch.push(id);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
-}
-
-function safeDecode(frames: Buffer[]): { message: ServerMessage; payload: Buffer[] } | null {
-  try {
-    return decodeMessage(frames);
-  } catch (error) {
-    if (error instanceof ProtocolError) return null;
-    throw error;
   }
 }

@@ -1,2 +1,2 @@
-export { Client, ServerError, type ClientOptions, type CommitOptions, type ClientEvents } from "./client.js";
+export { Client, ServerError, type ClientOptions, type CommitOptions, type ClientEvents, type Hello, type NodeCommit, type Welcome } from "./client.js";
 export { Replica, type ReplicaNode } from "./replica.js";

@@ -1,43 +1,39 @@
 /**
- * The client's copy of the session: nodes with their frames, users and state,
- * kept in step with the server by applying published events in seq order.
+ * The client's copy of the session: nodes with their parts, users, presence and
+ * state, kept in step with the server by applying published events in seq order.
  */
-import type { ServerEvent, UserInfo } from "../protocol/index.js";
+import type { PresenceEntry, ServerEvent, UserInfo } from "../protocol/index.js";
 
 export interface ReplicaNode {
   id: string;
   owner: string;
-  deps: string[];
   kind: string;
-  /** The base frame, then the deltas committed since, in order. */
-  frames: Buffer[];
+  deps: string[];
+  /** The base part, then the deltas committed since, in order. */
+  parts: Buffer[];
 }
 
 export class Replica {
   readonly nodes = new Map<string, ReplicaNode>();
   users: UserInfo[] = [];
+  /** Each joined user's latest presence, by name. */
+  presence: Record<string, PresenceEntry> = {};
   state = "waiting";
   /** The seq of the last event applied; the replica is exact as of this seq. */
   seq = 0;
 
   /** Applies one sequenced event; returns false for one already applied. */
-  apply(event: ServerEvent, frames: Buffer[]): boolean {
-    if (!("seq" in event) || typeof event.seq !== "number" || event.seq <= this.seq) return false;
+  apply(event: ServerEvent): boolean {
+    if (event.seq <= this.seq) return false;
     this.seq = event.seq;
     switch (event.type) {
-      case "commit": {
-        const frame = frames[0] ?? Buffer.alloc(0);
-        const node = this.nodes.get(event.id);
-        if (node && event.mode === "delta") node.frames.push(frame);
-        this.nodes.set(event.id, {
-          id: event.id,
-          owner: event.owner,
-          deps: event.deps,
-          kind: event.kind,
-          frames: node && event.mode === "delta" ? node.frames : [frame],
-        });
+      case "commit":
+        for (const entry of event.nodes) {
+          const node = this.nodes.get(entry.id);
+          const parts = node && entry.mode === "delta" ? [...node.parts, entry.data] : [entry.data];
+          this.nodes.set(entry.id, { id: entry.id, owner: entry.owner, kind: entry.kind, deps: entry.deps ?? node?.deps ?? [], parts });
+        }
         break;
-      }
       case "rights":
         for (const id of event.ids) {
           const node = this.nodes.get(id);
@@ -52,6 +48,7 @@ export class Replica {
         break;
       case "users":
         this.users = event.users;
+        for (const name of Object.keys(this.presence)) if (!event.users.some((user) => user.name === name)) delete this.presence[name];
         break;
     }
     return true;

@@ -1,16 +1,14 @@
 /**
  * Requests in flight on the command port, matched to replies by `ref`. A reply
- * may span several messages: up to one with `last: true`, or (for resync) up to
- * the message of the final type, with the replayed events in between.
+ * is one message (in pieces or not), except resync's: the replayed events, which
+ * carry no ref, then `resynced`.
  */
 import type { ServerMessage } from "../protocol/index.js";
 
-type Part = { message: ServerMessage; payload: Buffer[] };
-
 interface Pending {
-  parts: Part[];
-  finalType: string | undefined;
-  resolve: (parts: Part[]) => void;
+  /** Replayed events collected so far (resync only). */
+  replayed: ServerMessage[] | null;
+  resolve: (reply: { reply: ServerMessage; replayed: ServerMessage[] }) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -25,35 +23,31 @@ export class Requests {
     return ++this.ref;
   }
 
-  expect(ref: number, finalType?: string): Promise<Part[]> {
+  /** Waits for the reply to `ref`; `collects` for a request whose reply is preceded by replayed events. */
+  expect(ref: number, collects = false): Promise<{ reply: ServerMessage; replayed: ServerMessage[] }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
         reject(new Error(`no reply from the server within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
-      this.pending.set(ref, { parts: [], finalType, resolve, reject, timer });
+      this.pending.set(ref, { replayed: collects ? [] : null, resolve, reject, timer });
     });
   }
 
-  deliver(ref: string | number, message: ServerMessage, payload: Buffer[]): void {
+  deliver(ref: string | number, message: ServerMessage): void {
     const pending = this.pending.get(ref);
     if (!pending) return;
-    pending.parts.push({ message, payload });
-    // A long reply keeps its request alive while it streams in.
-    pending.timer.refresh();
-    const done = pending.finalType !== undefined ? message.type === pending.finalType : !("last" in message) || message.last !== false;
-    if (!done) return;
     clearTimeout(pending.timer);
     this.pending.delete(ref);
-    pending.resolve(pending.parts);
+    pending.resolve({ reply: message, replayed: pending.replayed ?? [] });
   }
 
-  /** A message with no ref (an event replayed by resync) goes to the request waiting for a final type. */
-  deliverUnreferenced(message: ServerMessage, payload: Buffer[]): void {
+  /** A message with no ref (an event replayed by resync) goes to the request collecting them. */
+  deliverUnreferenced(message: ServerMessage): void {
     for (const pending of this.pending.values()) {
-      if (pending.finalType === undefined) continue;
-      pending.parts.push({ message, payload });
-      pending.timer.refresh();
+      if (!pending.replayed) continue;
+      pending.replayed.push(message);
+      pending.timer.refresh(); // a long replay keeps its request alive
       return;
     }
   }

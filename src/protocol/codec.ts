@@ -1,111 +1,214 @@
 /**
- * Frames to messages and back. A message is a JSON header frame and zero or more
- * opaque payload frames. Decoding never throws on what a client sends: it returns
- * the typed request or the error the client should get (PROTOCOL.md §2).
+ * Messages to frames and back, with their bodies (PROTOCOL.md §2): id lists,
+ * manifests and parts. Decoding a request never throws on what a client sends:
+ * it returns the typed request or the error the client should get.
  */
 import type { z } from "zod";
 import { ProtocolError, type ErrorCode } from "./errors.js";
-import { MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_REF_LENGTH, PROTOCOL_VERSION } from "./limits.js";
-import { PAYLOAD_FRAMES, REQUESTS, serverMessage, type RequestOn, type RequestPort, type ServerMessage } from "./messages.js";
+import { PROTOCOL_VERSION, type Limits } from "./limits.js";
+import {
+  REQUEST_BODIES,
+  REQUESTS,
+  SERVER_BODIES,
+  SERVER_MESSAGES,
+  catalogEntry,
+  commitEntry,
+  eventEntry,
+  fetchedEntry,
+  nodeId,
+  type CommitNode,
+  type EventNode,
+  type FetchedNode,
+  type Request,
+  type RequestPort,
+  type ServerMessage,
+} from "./messages.js";
+import { parseJson, refOf, type Body, type Header, type Message, type WireFailure } from "./wire.js";
 
-export function encode(header: object, payload: readonly Buffer[] = []): Buffer[] {
-  return [Buffer.from(JSON.stringify(header)), ...payload];
+// ---- bodies ------------------------------------------------------------------
+
+/** An id list as a body. */
+export function idsBody(ids: readonly string[]): Body {
+  return [Buffer.from(JSON.stringify(ids))];
 }
 
-export interface DecodeFailure {
-  code: ErrorCode;
-  message: string;
-  ref?: string | number;
+/** A manifest and its parts as a body; `manifest` is the length to put in the header. */
+export function nodesBody(entries: readonly object[], parts: readonly Buffer[]): { manifest: number; body: Body } {
+  const manifest = Buffer.from(JSON.stringify(entries));
+  return { manifest: manifest.length, body: [manifest, ...parts] };
 }
 
-export type Decoded<P extends RequestPort> =
-  | { ok: true; request: RequestOn<P>; payload: Buffer[] }
-  | { ok: false; error: DecodeFailure };
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** True when brackets nest deeper than `limit`, counted on the raw text outside strings. */
-function tooDeep(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
+class BodyError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly id?: string,
+  ) {
+    super(message);
   }
-  return false;
 }
 
-function validRef(value: unknown): string | number | undefined {
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  if (typeof value === "string" && value.length <= MAX_REF_LENGTH) return value;
-  return undefined;
+function readArray(bytes: Buffer, what: string): unknown[] {
+  let value: unknown;
+  try {
+    value = parseJson(bytes, what);
+  } catch (error) {
+    throw new BodyError("bad_request", (error as Error).message);
+  }
+  if (!Array.isArray(value)) throw new BodyError("bad_request", `${what} is not a JSON array`);
+  return value;
 }
 
-/** A short sentence naming the first field that failed; never the input itself. */
-function describe(type: string, error: z.ZodError): string {
+/** The first problem zod found, as a short sentence naming the field; never the input itself. */
+function describe(what: string, error: z.ZodError): string {
   const issue = error.issues[0];
-  if (!issue) return `${type}: invalid`;
+  if (!issue) return `${what}: invalid`;
   const where = issue.path.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("").replace(/^\./, "");
-  return `${type}: ${where || "message"} ${issue.message.length > 120 ? issue.message.slice(0, 120) + "…" : issue.message}`;
+  const text = issue.message.length > 120 ? issue.message.slice(0, 120) + "…" : issue.message;
+  return `${what}: ${where || "message"} ${text}`;
 }
 
-/** Decodes the frames a client sent on `port` (after the routing id). */
-export function decodeRequest<P extends RequestPort>(port: P, frames: readonly Buffer[]): Decoded<P> {
-  const fail = (code: ErrorCode, message: string, ref?: string | number): Decoded<P> => ({
-    ok: false,
-    error: ref === undefined ? { code, message } : { code, message, ref },
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BodyError("bad_request", describe(what, parsed.error));
+  return parsed.data;
+}
+
+function readIds(body: Buffer, limits: Limits): string[] {
+  const list = readArray(body, "the id list");
+  if (list.length > limits.ids) throw new BodyError("too_many_ids", `an id list holds at most ${limits.ids} ids`);
+  if (list.length === 0) throw new BodyError("bad_request", "the id list is empty");
+  for (const [i, id] of list.entries()) if (!nodeId.safeParse(id).success) throw new BodyError("bad_request", `the id list: [${i}] is not an id of 1 to 128 characters`);
+  return list as string[];
+}
+
+/** Splits a body into its manifest entries (checked by `check`) and one part per `lengths(entry)`. */
+function readNodes<E>(body: Buffer, manifestLength: number, maxManifest: number, check: (raw: unknown, index: number) => E, lengths: (entry: E) => number[]): Array<{ entry: E; parts: Buffer[] }> {
+  if (manifestLength > body.length) throw new BodyError("bad_request", "the manifest is longer than the body");
+  if (manifestLength > maxManifest) throw new BodyError("commit_too_large", `a manifest is at most ${maxManifest} bytes`);
+  const raw = readArray(body.subarray(0, manifestLength), "the manifest");
+  const entries = raw.map(check);
+  let at = manifestLength;
+  const out = entries.map((entry) => {
+    const parts = lengths(entry).map((length) => {
+      if (at + length > body.length) throw new BodyError("bad_request", "the manifest's sizes run past the body");
+      const part = body.subarray(at, at + length);
+      at += length;
+      // A small node must not keep a large frame alive: copy parts under half the body.
+      return length * 2 < body.length ? Buffer.from(part) : part;
+    });
+    return { entry, parts };
   });
-  const head = frames[0];
-  if (!head) return fail("bad_request", "a message needs a header frame");
-  if (head.length > MAX_HEADER_BYTES) return fail("too_large", `a header is at most ${MAX_HEADER_BYTES} bytes`);
-  let text: string;
-  let header: unknown;
-  try {
-    text = utf8.decode(head);
-  } catch {
-    return fail("bad_request", "the header is not UTF-8");
-  }
-  if (tooDeep(text, MAX_JSON_DEPTH)) return fail("bad_request", `the header nests deeper than ${MAX_JSON_DEPTH} levels`);
-  try {
-    header = JSON.parse(text);
-  } catch {
-    return fail("bad_request", "the header is not JSON");
-  }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) return fail("bad_request", "the header is not a JSON object");
-  const fields = header as Record<string, unknown>;
-  const ref = validRef(fields["ref"]);
-  const type = fields["type"];
-  if (typeof type !== "string") return fail("bad_request", "the header has no type", ref);
+  if (at !== body.length) throw new BodyError("bad_request", "the manifest's sizes do not add up to the body");
+  return out;
+}
+
+function readCommitNodes(body: Buffer, manifestLength: number, limits: Limits): CommitNode[] {
+  const seen = new Set<string>();
+  const nodes = readNodes(
+    body,
+    manifestLength,
+    limits.request,
+    (raw, index) => {
+      if (index >= limits.batch) throw new BodyError("batch_too_large", `a commit holds at most ${limits.batch} nodes`);
+      const id = (raw as { id?: unknown })?.id;
+      const deps = (raw as { deps?: unknown })?.deps;
+      if (Array.isArray(deps) && deps.length > limits.deps)
+        throw new BodyError("too_many_deps", `a node lists at most ${limits.deps} deps`, typeof id === "string" ? id : undefined);
+      const entry = parseWith(commitEntry, raw, `the manifest [${index}]`);
+      if (seen.has(entry.id)) throw new BodyError("bad_request", `node ${entry.id} appears twice in one commit`, entry.id);
+      if (entry.size > limits.node) throw new BodyError("node_too_large", `a node holds at most ${limits.node} bytes`, entry.id);
+      seen.add(entry.id);
+      return entry;
+    },
+    (entry) => [entry.size],
+  );
+  if (nodes.length === 0) throw new BodyError("bad_request", "a commit needs at least one node");
+  return nodes.map(({ entry, parts }) => ({ ...entry, data: parts[0]! }));
+}
+
+// ---- requests (server side) ---------------------------------------------------
+
+export type Decoded<P extends RequestPort> = { ok: true; request: Request<P> } | { ok: false; error: WireFailure };
+
+/** Decodes a whole message a client sent on `port`; `framed` is false for a frame with no newline. */
+export function decodeRequest<P extends RequestPort>(port: P, message: Message, framed: boolean, limits: Limits): Decoded<P> {
+  const { header, body } = message;
+  const type = header["type"] as string;
+  const ref = refOf(header);
+  const fail = (code: ErrorCode, text: string, id?: string): Decoded<P> => ({
+    ok: false,
+    error: { code, message: text, type, ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { id }) } as WireFailure,
+  });
   const schemas = REQUESTS[port] as Record<string, z.ZodType>;
   const schema = Object.prototype.hasOwnProperty.call(schemas, type) ? schemas[type] : undefined;
-  if (!schema) return fail("unknown_type", `${type.slice(0, 32)} is not a request of the ${port} port`, ref);
-  if (type === "join" && fields["protocol"] !== PROTOCOL_VERSION)
-    return fail("protocol_mismatch", `this server speaks protocol ${PROTOCOL_VERSION}`, ref);
+  if (!schema) return fail("unknown_type", `${type.slice(0, 32)} is not a request of the ${port} port`);
+  if ((type === "hello" || type === "join") && (!framed || header["protocol"] !== PROTOCOL_VERSION))
+    return fail("protocol_mismatch", `this server speaks protocol ${PROTOCOL_VERSION}; send "protocol":${PROTOCOL_VERSION}`);
+  if (!framed) return fail("bad_request", "a message is its JSON header, a newline, then its body (PROTOCOL.md §2)");
   const parsed = schema.safeParse(header);
-  if (!parsed.success) return fail("bad_request", describe(type, parsed.error), ref);
-  const expected = PAYLOAD_FRAMES[type] ?? 0;
-  if (frames.length - 1 !== expected)
-    return fail("bad_request", expected === 0 ? `${type} takes no payload frame` : `${type} takes exactly ${expected} payload frame`, ref);
-  return { ok: true, request: parsed.data as RequestOn<P>, payload: frames.slice(1) as Buffer[] };
+  if (!parsed.success) return fail("bad_request", describe(type, parsed.error));
+  const request = parsed.data as Request<P>;
+  try {
+    switch (REQUEST_BODIES[type] ?? "none") {
+      case "none":
+        if (body.length > 0) return fail("bad_request", `${type} takes no body`);
+        break;
+      case "ids?":
+        if (body.length > 0) request.ids = readIds(body, limits);
+        break;
+      case "ids":
+        request.ids = readIds(body, limits);
+        break;
+      case "nodes":
+        request.nodes = readCommitNodes(body, header["manifest"] as number, limits);
+        break;
+    }
+  } catch (error) {
+    if (error instanceof BodyError) return fail(error.code, error.message, error.id);
+    throw error;
+  }
+  return { ok: true, request };
 }
 
-/** Decodes a message the server sent; throws a ProtocolError for anything else. */
-export function decodeMessage(frames: readonly Buffer[]): { message: ServerMessage; payload: Buffer[] } {
-  const head = frames[0];
-  if (!head) throw new ProtocolError("bad_request", "a message needs a header frame");
-  let header: unknown;
+// ---- server messages (client side) ----------------------------------------------
+
+/** Decodes a whole message the server sent, bodies included; throws a ProtocolError for anything else. */
+export function decodeServerMessage(message: Message): ServerMessage {
+  const { header, body } = message;
+  const type = header["type"] as string;
+  const schemas = SERVER_MESSAGES as Record<string, z.ZodType>;
+  const schema = Object.prototype.hasOwnProperty.call(schemas, type) ? schemas[type] : undefined;
+  if (!schema) throw new ProtocolError("unknown_type", `the server sent an unknown message type ${type.slice(0, 32)}`);
+  const parsed = schema.safeParse(header);
+  if (!parsed.success) throw new ProtocolError("bad_request", describe(`the server's ${type}`, parsed.error));
+  const decoded = parsed.data as Header;
   try {
-    header = JSON.parse(head.toString("utf8"));
-  } catch {
-    throw new ProtocolError("bad_request", "the header is not JSON");
+    switch (SERVER_BODIES[type as keyof typeof SERVER_BODIES]) {
+      case "ids":
+        decoded["ids"] = parseWith(nodeId.array(), readArray(body, "the id list"), "the id list");
+        break;
+      case "catalog":
+        decoded["nodes"] = parseWith(catalogEntry.array(), readArray(body, "the catalog"), "the catalog");
+        break;
+      case "nodes":
+        decoded["nodes"] = readNodes(body, decoded["manifest"] as number, Infinity, (raw, i) => parseWith(eventEntry, raw, `the manifest [${i}]`), (entry) => [entry.size]).map(
+          ({ entry, parts }): EventNode => ({ ...entry, data: parts[0]! }),
+        );
+        break;
+      case "fetched":
+        decoded["nodes"] = readNodes(
+          body,
+          decoded["manifest"] as number,
+          Infinity,
+          (raw, i) => parseWith(fetchedEntry, raw, `the manifest [${i}]`),
+          (entry) => ("parts" in entry ? entry.parts : []),
+        ).map(({ entry, parts }): FetchedNode => ("removed" in entry ? entry : { ...entry, parts }));
+        break;
+    }
+  } catch (error) {
+    if (error instanceof BodyError) throw new ProtocolError(error.code, error.message);
+    throw error;
   }
-  const parsed = serverMessage.safeParse(header);
-  if (!parsed.success) throw new ProtocolError("bad_request", describe(String((header as { type?: unknown })?.type), parsed.error));
-  return { message: parsed.data, payload: frames.slice(1) as Buffer[] };
+  return decoded as ServerMessage;
 }

@@ -1,17 +1,26 @@
-/** The error codes of PROTOCOL.md §2, and the error that carries one. */
+/** The error codes of PROTOCOL.md §10, and the error that carries one. */
 
 export const ERROR_CODES = [
   "bad_request",
-  "not_joined",
   "unknown_type",
   "protocol_mismatch",
+  "not_joined",
   "not_allowed",
   "denied",
   "not_found",
-  "too_large",
-  "too_old",
-  "rate_limited",
   "session_waiting",
+  "rate_limited",
+  "too_old",
+  "incomplete",
+  "header_too_large",
+  "request_too_large",
+  "commit_too_large",
+  "batch_too_large",
+  "node_too_large",
+  "too_many_deltas",
+  "too_many_deps",
+  "too_many_ids",
+  "presence_too_large",
   "internal",
 ] as const;
 
@@ -22,6 +31,8 @@ export class ProtocolError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** The node at fault, when there is one (a commit's `rejected` names it). */
+    readonly id?: string,
   ) {
     super(message);
   }

@@ -1,123 +1,199 @@
 /**
- * Every message of the protocol, declared once as a zod schema with its
- * TypeScript type. The server validates what clients send against these; the
- * client library and the tests read what the server sends with them.
+ * Every message of the protocol (PROTOCOL.md §3–§7), declared once as a zod
+ * schema of its header, with its TypeScript type and what its body holds. The
+ * server validates what clients send against these and types what it sends by
+ * them; the client library and the tests read what the server sends with them.
  */
 import { z } from "zod";
-import { MAX_DEPS, MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH, PROTOCOL_VERSION } from "./limits.js";
+import { MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH } from "./limits.js";
 
 const ref = z.union([z.number().finite(), z.string().max(MAX_REF_LENGTH)]);
 export const nodeId = z.string().min(1).max(MAX_ID_LENGTH);
-const ids = z.array(nodeId).min(1);
+export const kind = z.string().max(MAX_KIND_LENGTH);
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, "must be a 40-character Z85 key");
 const base64 = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64");
 const userName = z.string().min(1).max(MAX_NAME_LENGTH);
-const role = z.enum(["admin", "member"]);
+export const role = z.enum(["admin", "member"]);
 export const sessionState = z.enum(["waiting", "open", "closing"]);
 export type SessionState = z.infer<typeof sessionState>;
+const seq = z.number().int().min(0);
+const count = z.number().int().min(0);
 
 /** Fields every request may carry; unknown extra fields are ignored, for forward compatibility. */
-const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
-  z.object({ type: z.literal(type), ref: ref.optional(), ...shape });
+const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ref: ref.optional(), ...shape });
+const force = z.boolean().optional();
 
-// Command port (PROTOCOL.md §3, §4, §5).
-export const helloRequest = request("hello", {});
-export const joinRequest = request("join", {
-  protocol: z.number().int(),
-  key: z85Key,
-  nonce: base64(64),
-  proof: base64(512),
-});
-export const leaveRequest = request("leave", {});
-export const catalogRequest = request("catalog", {});
-export const fetchRequest = request("fetch", { ids });
-export const resyncRequest = request("resync", { since: z.number().int().min(0) });
-export const lockRequest = request("lock", { ids, force: z.boolean().optional() });
-export const unlockRequest = request("unlock", { ids, force: z.boolean().optional() });
-export const deleteRequest = request("delete", { ids, force: z.boolean().optional() });
-export const openRequest = request("open", {});
-export const kickRequest = request("kick", { user: userName });
-export const metadataRequest = request("metadata", { data: z.record(z.string(), z.unknown()) });
-export const usersRequest = request("users", {});
+// ---- what clients send -----------------------------------------------------
 
-// Publisher port.
-export const commitRequest = request("commit", {
-  id: nodeId,
-  kind: z.string().max(MAX_KIND_LENGTH),
-  deps: z.array(nodeId).max(MAX_DEPS),
-  mode: z.enum(["full", "delta"]),
-  owner: z.literal("common").optional(),
-});
-
-// Ttl port.
-export const pongRequest = request("pong", { n: z.number().int().min(0) });
-
-/** Which request types each port accepts, and how many payload frames each takes. */
+/** The requests of each port. Their bodies are declared in REQUEST_BODIES. */
 export const REQUESTS = {
   command: {
-    hello: helloRequest,
-    join: joinRequest,
-    leave: leaveRequest,
-    catalog: catalogRequest,
-    fetch: fetchRequest,
-    resync: resyncRequest,
-    lock: lockRequest,
-    unlock: unlockRequest,
-    delete: deleteRequest,
-    open: openRequest,
-    kick: kickRequest,
-    metadata: metadataRequest,
-    users: usersRequest,
+    hello: request("hello", { protocol: z.number() }),
+    join: request("join", { protocol: z.number(), key: z85Key, nonce: base64(64), proof: base64(512) }),
+    leave: request("leave", {}),
+    fetch: request("fetch", {}),
+    catalog: request("catalog", {}),
+    resync: request("resync", { since: seq }),
+    lock: request("lock", { force }),
+    unlock: request("unlock", { force }),
+    give: request("give", { to: userName, force }),
+    delete: request("delete", { force }),
+    open: request("open", {}),
+    kick: request("kick", { user: userName }),
+    presence: request("presence", { data: z.record(z.string(), z.unknown()) }),
+    users: request("users", {}),
   },
-  publisher: { commit: commitRequest },
-  ttl: { pong: pongRequest },
+  publisher: {
+    commit: request("commit", { manifest: count }),
+  },
+  ttl: {
+    pong: request("pong", { n: count }),
+  },
 } as const;
 
 export type RequestPort = keyof typeof REQUESTS;
-export type RequestOn<P extends RequestPort> = z.infer<(typeof REQUESTS)[P][keyof (typeof REQUESTS)[P]]>;
-export type CommandRequest = RequestOn<"command">;
-export type CommitRequestMessage = z.infer<typeof commitRequest>;
-export type PongRequest = z.infer<typeof pongRequest>;
+type HeaderOf<P extends RequestPort> = z.infer<(typeof REQUESTS)[P][keyof (typeof REQUESTS)[P]]>;
 
-/** Payload frames a request carries: a commit exactly one, everything else none. */
-export const PAYLOAD_FRAMES: Record<string, number> = { commit: 1 };
+/**
+ * What a request's body holds: nothing, an id list (required, or optional where
+ * no body means every node), or a manifest and its parts.
+ */
+export type BodyKind = "none" | "ids" | "ids?" | "nodes";
+export const REQUEST_BODIES: Record<string, BodyKind> = {
+  fetch: "ids?",
+  lock: "ids",
+  unlock: "ids",
+  give: "ids",
+  delete: "ids",
+  commit: "nodes",
+};
 
-// What the server sends.
+/** One node of a commit's manifest (PROTOCOL.md §5). */
+export const commitEntry = z.object({
+  id: nodeId,
+  size: count,
+  mode: z.enum(["full", "delta"]).optional(),
+  kind: kind.optional(),
+  deps: z.array(nodeId).optional(),
+  owner: z.literal("common").optional(),
+});
+export type CommitEntry = z.infer<typeof commitEntry>;
+
+/** A commit's node with its data, as the server checks it and a client builds it. */
+export type CommitNode = CommitEntry & { data: Buffer };
+
+/** A request as decoded: its header, with its body read into ids or nodes. */
+export type Request<P extends RequestPort = RequestPort> = HeaderOf<P> & { ids?: string[]; nodes?: CommitNode[] };
+export type CommandRequest = Request<"command">;
+
+// ---- what the server sends -------------------------------------------------
+
 export const userInfo = z.object({ name: z.string(), role, state: z.string(), latency: z.number().nullable() });
 export type UserInfo = z.infer<typeof userInfo>;
+const presenceData = z.record(z.string(), z.unknown());
+export const presenceEntry = z.object({ data: presenceData, latency: z.number().nullable() });
+export type PresenceEntry = z.infer<typeof presenceEntry>;
+export const limits = z.object({
+  frame: count,
+  header: count,
+  request: count,
+  commit: count,
+  node: count,
+  batch: count,
+  deps: count,
+  ids: count,
+  deltas: count,
+  presence: count,
+  presenceRate: count,
+});
 
-const catalogEntry = z.object({ id: z.string(), owner: z.string(), deps: z.array(z.string()), kind: z.string(), size: z.number(), deltas: z.number() });
-const fetchedNode = z.object({ id: z.string(), owner: z.string(), deps: z.array(z.string()), kind: z.string(), frames: z.number().int().min(0), removed: z.literal(true).optional() });
-
-export const commitEvent = z.object({ type: z.literal("commit"), seq: z.number(), from: z.string(), id: z.string(), kind: z.string(), deps: z.array(z.string()), mode: z.enum(["full", "delta"]), owner: z.string() });
-export const rightsEvent = z.object({ type: z.literal("rights"), seq: z.number(), from: z.string(), ids: z.array(z.string()), owner: z.string() });
-export const deleteEvent = z.object({ type: z.literal("delete"), seq: z.number(), from: z.string(), ids: z.array(z.string()) });
-export const sessionEvent = z.object({ type: z.literal("session"), seq: z.number(), state: sessionState });
-export const usersEvent = z.object({ type: z.literal("users"), seq: z.number(), users: z.array(userInfo) });
-export const presenceEvent = z.object({ type: z.literal("presence"), from: z.string(), data: z.record(z.string(), z.unknown()), latency: z.number().nullable() });
-
-/** The sequenced events of the subscriber port (PROTOCOL.md §6); presence is apart, having no seq. */
-export const serverEvent = z.discriminatedUnion("type", [commitEvent, rightsEvent, deleteEvent, sessionEvent, usersEvent]);
-export type ServerEvent = z.infer<typeof serverEvent>;
-
-export const serverMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("hello"), ref: ref.optional(), server: z.string(), version: z.string(), protocol: z.number(), session: z.string(), state: sessionState, users: z.number() }),
-  z.object({ type: z.literal("welcome"), ref: ref.optional(), user: z.string(), role, state: sessionState, seq: z.number(), users: z.array(userInfo) }),
-  z.object({ type: z.literal("ok"), ref: ref.optional(), seq: z.number() }),
-  z.object({ type: z.literal("error"), ref: ref.optional(), code: z.string(), message: z.string() }),
-  z.object({ type: z.literal("catalog"), ref: ref.optional(), seq: z.number(), last: z.boolean(), nodes: z.array(catalogEntry) }),
-  z.object({ type: z.literal("nodes"), ref: ref.optional(), last: z.boolean(), nodes: z.array(fetchedNode) }),
-  z.object({ type: z.literal("resynced"), ref: ref.optional(), seq: z.number() }),
-  z.object({ type: z.literal("users"), ref: ref.optional(), users: z.array(userInfo), seq: z.number().optional() }),
-  z.object({ type: z.literal("kicked"), by: z.string() }),
-  z.object({ type: z.literal("rejected"), ref: ref.optional(), id: z.string().nullable(), code: z.string(), message: z.string() }),
-  z.object({ type: z.literal("ping"), n: z.number() }),
-  commitEvent,
-  rightsEvent,
-  deleteEvent,
-  sessionEvent,
-  presenceEvent,
+/** A node in a `nodes` reply: its metadata and the lengths of its parts, or a removal. */
+export const fetchedEntry = z.union([
+  z.object({ id: z.string(), owner: z.string(), kind: z.string(), deps: z.array(z.string()), parts: z.array(count) }),
+  z.object({ id: z.string(), removed: z.literal(true) }),
 ]);
-export type ServerMessage = z.infer<typeof serverMessage>;
+export type FetchedEntry = z.infer<typeof fetchedEntry>;
+/** A node in a `catalog` reply. */
+export const catalogEntry = z.object({ id: z.string(), owner: z.string(), kind: z.string(), deps: z.array(z.string()), size: count, deltas: count });
+export type CatalogEntry = z.infer<typeof catalogEntry>;
+/** A node in a published commit: what the commit set, with the owner and kind resolved. */
+export const eventEntry = z.object({ id: z.string(), kind: z.string(), mode: z.enum(["full", "delta"]), owner: z.string(), size: count, deps: z.array(z.string()).optional() });
+export type EventEntry = z.infer<typeof eventEntry>;
 
-export { PROTOCOL_VERSION };
+const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ref: ref.optional(), ...shape });
+
+// Sequenced events of the subscriber port (PROTOCOL.md §6); also replayed by resync.
+export const commitEvent = z.object({ type: z.literal("commit"), seq, from: z.string(), ref: ref.optional(), manifest: count });
+export const rightsEvent = z.object({ type: z.literal("rights"), seq, from: z.string(), owner: z.string() });
+export const deleteEvent = z.object({ type: z.literal("delete"), seq, from: z.string() });
+export const sessionEvent = z.object({ type: z.literal("session"), seq, state: sessionState });
+export const usersEvent = z.object({ type: z.literal("users"), seq, users: z.array(userInfo) });
+export const presenceEvent = z.object({ type: z.literal("presence"), from: z.string(), data: presenceData, latency: z.number().nullable() });
+
+export const SERVER_MESSAGES = {
+  hello: reply("hello", { server: z.string(), version: z.string(), protocol: z.number(), session: z.string(), state: sessionState, users: count, limits }),
+  welcome: reply("welcome", {
+    protocol: z.number(),
+    user: z.string(),
+    role,
+    state: sessionState,
+    seq,
+    users: z.array(userInfo),
+    presence: z.record(z.string(), presenceEntry),
+    limits,
+  }),
+  ok: reply("ok", { seq }),
+  error: reply("error", { code: z.string(), message: z.string(), id: z.string().optional() }),
+  nodes: reply("nodes", { seq, manifest: count }),
+  catalog: reply("catalog", { seq }),
+  resynced: reply("resynced", { seq, presence: z.record(z.string(), presenceEntry) }),
+  users: reply("users", { users: z.array(userInfo), seq: seq.optional() }),
+  kicked: z.object({ type: z.literal("kicked"), by: z.string() }),
+  rejected: reply("rejected", { code: z.string(), message: z.string(), id: z.string().optional() }),
+  ping: z.object({ type: z.literal("ping"), n: count, seq }),
+  commit: commitEvent,
+  rights: rightsEvent,
+  delete: deleteEvent,
+  session: sessionEvent,
+  presence: presenceEvent,
+} as const;
+
+type ServerHeaders = { [K in keyof typeof SERVER_MESSAGES]: z.infer<(typeof SERVER_MESSAGES)[K]> };
+/** A header the server sends; `users` covers both the reply and the event. */
+export type ServerHeader = ServerHeaders[keyof ServerHeaders];
+export type ServerHeaderOf<T extends keyof ServerHeaders> = ServerHeaders[T];
+
+/** What a server message's body holds. */
+export const SERVER_BODIES: Partial<Record<keyof typeof SERVER_MESSAGES, "ids" | "nodes" | "fetched" | "catalog">> = {
+  commit: "nodes",
+  rights: "ids",
+  delete: "ids",
+  nodes: "fetched",
+  catalog: "catalog",
+};
+
+// ---- messages as a client reads them, bodies decoded -------------------------
+
+export type EventNode = EventEntry & { data: Buffer };
+export type FetchedNode = { id: string; owner: string; kind: string; deps: string[]; parts: Buffer[] } | { id: string; removed: true };
+
+export type CommitEvent = ServerHeaderOf<"commit"> & { nodes: EventNode[] };
+export type RightsEvent = ServerHeaderOf<"rights"> & { ids: string[] };
+export type DeleteEvent = ServerHeaderOf<"delete"> & { ids: string[] };
+export type SessionEvent = ServerHeaderOf<"session">;
+export type UsersEvent = ServerHeaderOf<"users"> & { seq: number };
+export type PresenceEvent = ServerHeaderOf<"presence">;
+/** The sequenced events of the subscriber port, bodies decoded. */
+export type ServerEvent = CommitEvent | RightsEvent | DeleteEvent | SessionEvent | UsersEvent;
+
+export type NodesReply = ServerHeaderOf<"nodes"> & { nodes: FetchedNode[] };
+export type CatalogReply = ServerHeaderOf<"catalog"> & { nodes: CatalogEntry[] };
+
+/** Any message the server sends, as the client library reads it. */
+export type ServerMessage =
+  | Exclude<ServerHeader, { type: "commit" | "rights" | "delete" | "nodes" | "catalog" }>
+  | CommitEvent
+  | RightsEvent
+  | DeleteEvent
+  | NodesReply
+  | CatalogReply;

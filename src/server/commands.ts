@@ -3,22 +3,28 @@
  * else only from a routing id that a join has bound to a user.
  */
 import {
-  MAX_METADATA_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
-  decodeRequest,
-  encode,
+  framesOf,
+  nodesBody,
+  type Body,
+  type CatalogEntry,
   type CommandRequest,
+  type Decoded,
+  type FetchedEntry,
+  type ServerHeader,
+  type WireFailure,
 } from "../protocol/index.js";
 import { fingerprint } from "../keys/index.js";
 import { loadSodium } from "../keys/sodium.js";
-import { catalogBatches, fetchBatches } from "./batches.js";
-import { withRef } from "./commits.js";
 import type { ServerContext } from "./context.js";
 import { verifyJoinProof, type Sodium } from "../protocol/join-proof.js";
 import type { User } from "./users.js";
+import { Assembler } from "../protocol/index.js";
+import { SERVER_VERSION } from "./version.js";
 
-const PRESENCE_PER_SECOND = 30;
+type Ref = string | number | undefined;
+const withRef = (ref: Ref): { ref?: string | number } => (ref === undefined ? {} : { ref });
 
 export class CommandHandler {
   private constructor(
@@ -30,60 +36,61 @@ export class CommandHandler {
     return new CommandHandler(context, await loadSodium());
   }
 
-  handle(routingId: Buffer, frames: Buffer[]): void {
-    const decoded = decodeRequest("command", frames);
-    if (!decoded.ok) {
-      this.reply(routingId, { type: "error", ...withRef(decoded.error.ref), code: decoded.error.code, message: decoded.error.message });
-      return;
-    }
+  /** A whole message from `routingId` (decoded, or refused as it arrived); `user` is who it is bound to, if anyone. */
+  handle(routingId: Buffer, user: User | undefined, decoded: Decoded<"command"> | { ok: false; error: WireFailure }): void {
+    if (!decoded.ok) return this.fail(routingId, decoded.error.ref, decoded.error.code, decoded.error.message, decoded.error.id);
     const request = decoded.request;
     try {
-      this.dispatch(routingId, request);
+      this.dispatch(routingId, user, request);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.reply(routingId, { type: "error", ...withRef(request.ref), code: error.code, message: error.message });
+      this.fail(routingId, request.ref, error.code, error.message, error.id);
     }
   }
 
-  private dispatch(routingId: Buffer, request: CommandRequest): void {
-    const { session, broadcaster } = this.context;
+  private dispatch(routingId: Buffer, user: User | undefined, request: CommandRequest): void {
+    const { session, broadcaster, config } = this.context;
     if (request.type === "hello") {
-      this.reply(routingId, {
+      return this.reply(routingId, {
         type: "hello",
         ...withRef(request.ref),
         server: "curvehost",
         version: SERVER_VERSION,
         protocol: PROTOCOL_VERSION,
-        session: this.context.config.session,
+        session: config.session,
         state: session.state,
         users: this.context.users.size,
+        limits: config.limits,
       });
-      return;
     }
     if (request.type === "join") return this.join(routingId, request);
-
-    const user = this.context.users.byRoutingId(routingId);
     if (!user) throw new ProtocolError("not_joined", "join first");
     const ok = () => this.replyWhenSettled(routingId, { type: "ok", ...withRef(request.ref), seq: session.seq });
+    const ids = request.ids ?? [];
+    const force = "force" in request && request.force === true;
 
     switch (request.type) {
       case "leave":
-        this.context.remove(user, "left");
+        this.context.departures.remove(user, "left");
         return ok();
-      case "catalog":
-        return this.catalog(routingId, request.ref);
       case "fetch":
         return this.fetch(routingId, request.ref, request.ids);
+      case "catalog":
+        return this.catalog(routingId, request.ref);
       case "resync":
         return this.resync(routingId, request.ref, request.since);
       case "lock":
-        broadcaster.publish(session.planLock(user, request.ids, request.force ?? false));
+        broadcaster.publish(session.planLock(user, ids, force));
         return ok();
       case "unlock":
-        broadcaster.publish(session.planUnlock(user, request.ids, request.force ?? false));
+        broadcaster.publish(session.planUnlock(user, ids, force));
+        return ok();
+      case "give":
+        if (!this.context.users.byName(request.to)) throw new ProtocolError("not_found", `${request.to} is not joined`);
+        broadcaster.publish(session.planGive(user, ids, request.to, force));
         return ok();
       case "delete":
-        broadcaster.publish(session.planDelete(user, request.ids, request.force ?? false));
+        broadcaster.publish(session.planDelete(user, ids, force));
         return ok();
       case "open": {
         const change = session.planOpen(user);
@@ -92,21 +99,24 @@ export class CommandHandler {
       }
       case "kick":
         return this.kick(user, request.user, ok);
-      case "metadata":
+      case "presence":
         return this.presence(user, request.data, ok);
       case "users":
-        this.reply(routingId, { type: "users", ...withRef(request.ref), users: this.context.users.info() });
-        return;
+        return this.reply(routingId, { type: "users", ...withRef(request.ref), users: this.context.users.info() });
     }
   }
 
   private join(routingId: Buffer, request: Extract<CommandRequest, { type: "join" }>): void {
-    const { users, config, log } = this.context;
-    const address = this.context.peerAddress(request.key);
-    const status = this.context.allowlist().status(request.key);
+    const { users, config, log, admission, departures } = this.context;
+    const address = admission.peerAddress(request.key);
+    const status = admission.status(request.key);
     if (status.state !== "allowed") {
       log.warn({ event: "join_refused", fingerprint: fingerprint(request.key), address, reason: status.state }, "join refused");
-      throw new ProtocolError("not_allowed", status.state === "unknown" ? "that key is not allowed" : `that key is ${status.state}`);
+      const why =
+        status.state === "unknown" ? "that key is not allowed"
+        : status.state === "banned" ? `that key was kicked; it may join again after ${new Date(status.until).toISOString()}`
+        : `that key is ${status.state}`;
+      throw new ProtocolError("not_allowed", why);
     }
     const proved = verifyJoinProof(this.sodium, {
       routingId,
@@ -119,11 +129,17 @@ export class CommandHandler {
       log.warn({ event: "join_refused", fingerprint: status.entry.fingerprint, address, reason: "bad_proof" }, "join refused: bad proof");
       throw new ProtocolError("not_allowed", "the join proof does not match this key and routing id");
     }
-    const previous = users.byPublicKey(request.key) ?? users.byRoutingId(routingId);
-    if (previous) this.context.remove(previous, "replaced");
+    const boundHere = users.byRoutingId(routingId);
+    if (boundHere && boundHere.publicKey !== request.key) {
+      log.warn({ event: "join_refused", fingerprint: status.entry.fingerprint, address, reason: "routing_id_bound" }, "join refused: routing id bound to another key");
+      throw new ProtocolError("denied", "this routing id is bound to another key; connect with a new routing id");
+    }
+    const previous = users.byPublicKey(request.key);
+    if (previous) departures.remove(previous, "replaced");
     if (users.size >= config.maxUsers) throw new ProtocolError("denied", `the session is full (${config.maxUsers} users)`);
 
     const now = Date.now();
+    const pieces = (bytes: number, code: "request_too_large" | "commit_too_large") => () => ({ bytes, code });
     const user: User = {
       name: status.entry.name,
       role: status.entry.role,
@@ -134,20 +150,29 @@ export class CommandHandler {
       joinedAt: now,
       latency: null,
       lastPong: now,
+      inbox: {
+        command: new Assembler(config.limits.header, pieces(config.limits.request, "request_too_large")),
+        publisher: new Assembler(config.limits.header, pieces(config.limits.commit, "commit_too_large")),
+      },
+      presence: null,
       presenceWindow: { start: now, count: 0 },
     };
     users.add(user);
-    this.context.markSeen(user.fingerprint);
+    admission.markSeen(user.fingerprint);
     log.info({ event: "join", user: user.name, role: user.role, fingerprint: user.fingerprint, address }, "user joined");
     this.context.publishUsers();
+    const session = this.context.session;
     this.replyWhenSettled(routingId, {
       type: "welcome",
       ...withRef(request.ref),
+      protocol: PROTOCOL_VERSION,
       user: user.name,
       role: user.role,
-      state: this.context.session.state,
-      seq: this.context.session.seq,
+      state: session.state,
+      seq: session.seq,
       users: users.info(),
+      presence: users.presence(),
+      limits: config.limits,
     });
   }
 
@@ -155,71 +180,73 @@ export class CommandHandler {
     if (admin.role !== "admin") throw new ProtocolError("denied", "only an admin can kick");
     const target = this.context.users.byName(name);
     if (!target) throw new ProtocolError("not_found", `${name} is not joined`);
-    this.context.remove(target, "kicked");
+    this.context.admission.ban(target);
+    this.context.departures.remove(target, "kicked");
     // After the removal, which drops anything still queued for the user: this notice is the last thing they get.
-    this.context.outboxes.command.send(target.routingId, encode({ type: "kicked", by: admin.name }));
+    this.reply(target.routingId, { type: "kicked", by: admin.name });
     ok();
   }
 
   private presence(user: User, data: Record<string, unknown>, ok: () => void): void {
+    const { limits } = this.context.config;
     const now = Date.now();
     const window = user.presenceWindow;
     if (now - window.start >= 1000) [window.start, window.count] = [now, 0];
-    if (++window.count > PRESENCE_PER_SECOND) throw new ProtocolError("rate_limited", `at most ${PRESENCE_PER_SECOND} presence updates a second`);
-    if (Buffer.byteLength(JSON.stringify(data)) > MAX_METADATA_BYTES) throw new ProtocolError("too_large", "presence data is over 8 KiB");
-    this.context.broadcaster.publishPresence({ type: "presence", from: user.name, data, latency: user.latency });
+    if (++window.count > limits.presenceRate) throw new ProtocolError("rate_limited", `at most ${limits.presenceRate} presence updates a second`);
+    if (Buffer.byteLength(JSON.stringify(data)) > limits.presence) throw new ProtocolError("presence_too_large", `presence data is at most ${limits.presence} bytes of JSON`);
+    user.presence = data;
+    const header: ServerHeader = { type: "presence", from: user.name, data, latency: user.latency };
+    this.context.broadcaster.publishPresence([...framesOf(header, [], limits.frame)]);
     ok();
   }
 
-  /** The whole state as of one seq; waits for the journal so nothing unpublished is revealed. */
-  private catalog(routingId: Buffer, ref: string | number | undefined): void {
+  /** Every node asked for (every node, without ids) as of one seq; waits for the journal so nothing unpublished is revealed. */
+  private fetch(routingId: Buffer, ref: Ref, ids: string[] | undefined): void {
     const { session } = this.context;
     const seq = session.seq;
-    const batches = catalogBatches(session.nodes.all());
+    const entries: FetchedEntry[] = [];
+    const parts: Buffer[] = [];
+    const wanted = ids ?? [...session.nodes.all()].map((node) => node.id);
+    for (const id of wanted) {
+      const node = session.nodes.get(id);
+      if (!node) {
+        entries.push({ id, removed: true });
+        continue;
+      }
+      entries.push({ id, owner: node.owner, kind: node.kind, deps: node.deps, parts: node.parts.map((part) => part.length) });
+      parts.push(...node.parts);
+    }
+    const { manifest, body } = nodesBody(entries, parts);
+    this.replyWhenSettled(routingId, { type: "nodes", ...withRef(ref), seq, manifest }, body);
+  }
+
+  private catalog(routingId: Buffer, ref: Ref): void {
+    const { session } = this.context;
+    const seq = session.seq;
+    const nodes: CatalogEntry[] = [...session.nodes.all()].map((node) => ({ id: node.id, owner: node.owner, kind: node.kind, deps: node.deps, size: node.size, deltas: node.parts.length - 1 }));
+    this.replyWhenSettled(routingId, { type: "catalog", ...withRef(ref), seq }, [Buffer.from(JSON.stringify(nodes))]);
+  }
+
+  private resync(routingId: Buffer, ref: Ref, since: number): void {
     void this.context.broadcaster.settled().then(() => {
-      batches.forEach((nodes, i) =>
-        this.send(routingId, encode({ type: "catalog", ...withRef(ref), seq, last: i === batches.length - 1, nodes })),
-      );
+      const { session, broadcaster, users } = this.context;
+      if (since > session.seq) return this.fail(routingId, ref, "bad_request", `seq ${since} is in the future (now ${session.seq})`);
+      const events = broadcaster.eventsSince(since);
+      if (!events) return this.fail(routingId, ref, "too_old", `events after ${since} are no longer held; fetch everything again`);
+      for (const event of events) for (const frame of event.frames) this.context.outboxes.command.send(routingId, [frame]);
+      this.reply(routingId, { type: "resynced", ...withRef(ref), seq: session.seq, presence: users.presence() });
     });
   }
 
-  private fetch(routingId: Buffer, ref: string | number | undefined, ids: string[]): void {
-    const batches = fetchBatches(ids, (id) => this.context.session.nodes.get(id));
-    void this.context.broadcaster.settled().then(() => {
-      batches.forEach((batch, i) =>
-        this.send(
-          routingId,
-          encode(
-            { type: "nodes", ...withRef(ref), last: i === batches.length - 1, nodes: batch.map((node) => node.header) },
-            batch.flatMap((node) => node.frames),
-          ),
-        ),
-      );
-    });
+  private fail(routingId: Buffer, ref: Ref, code: string, message: string, id?: string): void {
+    this.reply(routingId, { type: "error", ...withRef(ref), code, message, ...(id === undefined ? {} : { id }) });
   }
 
-  private resync(routingId: Buffer, ref: string | number | undefined, since: number): void {
-    void this.context.broadcaster.settled().then(() => {
-      const seq = this.context.session.seq;
-      if (since > seq) return this.reply(routingId, { type: "error", ...withRef(ref), code: "bad_request", message: `seq ${since} is in the future (now ${seq})` });
-      const events = this.context.broadcaster.eventsSince(since);
-      if (!events) return this.reply(routingId, { type: "error", ...withRef(ref), code: "too_old", message: `events after ${since} are no longer held; fetch a new catalog` });
-      for (const event of events) this.send(routingId, event.frames);
-      this.reply(routingId, { type: "resynced", ...withRef(ref), seq });
-    });
+  private reply(routingId: Buffer, header: ServerHeader, body: Body = []): void {
+    this.context.outboxes.command.send(routingId, framesOf(header, body, this.context.config.limits.frame));
   }
 
-  private reply(routingId: Buffer, header: object): void {
-    this.send(routingId, encode(header));
-  }
-
-  private replyWhenSettled(routingId: Buffer, header: object): void {
-    void this.context.broadcaster.settled().then(() => this.reply(routingId, header));
-  }
-
-  private send(routingId: Buffer, frames: Array<Buffer | string>): void {
-    this.context.outboxes.command.send(routingId, frames);
+  private replyWhenSettled(routingId: Buffer, header: ServerHeader, body: Body = []): void {
+    void this.context.broadcaster.settled().then(() => this.reply(routingId, header, body));
   }
 }
-
-export const SERVER_VERSION = "0.1.0";

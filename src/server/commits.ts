@@ -3,33 +3,25 @@
  * gets nothing back at all; a refused commit gets `rejected`; an accepted one is
  * published, and the committer's own copy coming back is its acknowledgement.
  */
-import { ProtocolError, decodeRequest, encode } from "../protocol/index.js";
+import { ProtocolError, framesOf, type Decoded, type ServerHeader, type WireFailure } from "../protocol/index.js";
 import type { ServerContext } from "./context.js";
 
-export function handleCommit(context: ServerContext, routingId: Buffer, frames: Buffer[]): void {
+export function handleCommit(context: ServerContext, routingId: Buffer, decoded: Decoded<"publisher"> | { ok: false; error: WireFailure }): void {
   const user = context.users.byRoutingId(routingId);
-  if (!user) {
-    context.log.warn({ event: "unbound_routing_id", port: "publisher" }, "message from a routing id no join has bound; dropped");
-    return;
-  }
-  const decoded = decodeRequest("publisher", frames);
-  if (!decoded.ok) {
-    context.outboxes.publisher.send(routingId, encode({ type: "rejected", ...withRef(decoded.error.ref), id: null, code: decoded.error.code, message: decoded.error.message }));
-    return;
-  }
+  if (!user) return; // the inbox logs messages from routing ids no join has bound
+  const reject = (failure: { ref?: string | number | undefined; code: string; message: string; id?: string | undefined }) => {
+    const header: ServerHeader = { type: "rejected", code: failure.code, message: failure.message };
+    if (failure.ref !== undefined) header.ref = failure.ref;
+    if (failure.id !== undefined) header.id = failure.id;
+    context.outboxes.publisher.send(routingId, framesOf(header, [], context.config.limits.frame));
+  };
+  if (!decoded.ok) return reject(decoded.error);
   const request = decoded.request;
   try {
-    const change = context.session.planCommit(user, request);
-    context.broadcaster.publish(change, decoded.payload);
+    const { change, parts } = context.session.planCommit(user, request.nodes ?? [], request.ref);
+    context.broadcaster.publish(change, parts);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
-    context.outboxes.publisher.send(
-      routingId,
-      encode({ type: "rejected", ...withRef(request.ref), id: request.id, code: error.code, message: error.message }),
-    );
+    reject({ ref: request.ref, code: error.code, message: error.message, id: error.id });
   }
-}
-
-export function withRef(ref: string | number | undefined): { ref?: string | number } {
-  return ref === undefined ? {} : { ref };
 }

@@ -1,5 +1,6 @@
 /** What a server is started with; the CLI's `serve` options map onto this one to one. */
 import os from "node:os";
+import { DEFAULT_LIMITS, type Limits } from "../protocol/index.js";
 import type { FsyncMode } from "./journal/index.js";
 
 export interface ServerConfig {
@@ -12,8 +13,8 @@ export interface ServerConfig {
   pingIntervalMs: number;
   /** A user silent on the ttl port for this long is lost; also the stall limit for a client that does not drain. */
   timeoutMs: number;
-  /** libzmq's limit on one incoming message; larger ones drop the connection. */
-  maxMessageSize: number;
+  /** What the server takes and advertises (PROTOCOL.md §9); `frame` also bounds libzmq's maximum message size. */
+  limits: Limits;
   maxUsers: number;
   /** How long a peer may take to complete its CURVE handshake. */
   handshakeIntervalMs: number;
@@ -23,6 +24,8 @@ export interface ServerConfig {
   historyBytes: number;
   /** The least time between two `users` events: the joins and departures in between share the next one. */
   usersEventIntervalMs: number;
+  /** How long a kicked user's key is refused, unless the host allows it again. */
+  kickBanMs: number;
   initialState: "waiting" | "open";
   /** Where the journal lives, or null for an ephemeral session. */
   state: { dir: string; fsync: FsyncMode; repair: boolean } | null;
@@ -37,7 +40,7 @@ export const DEFAULTS = {
   session: "curvehost",
   pingIntervalMs: 1000,
   timeoutMs: 5000,
-  maxMessageSize: 64 * 1024 * 1024,
+  limits: DEFAULT_LIMITS,
   maxUsers: 64,
   handshakeIntervalMs: 5000,
   // One per core, up to four: with one, a single core encrypts every subscriber's copy of every event.
@@ -45,12 +48,11 @@ export const DEFAULTS = {
   historyBytes: 64 * 1024 * 1024,
   // Each users event carries the whole list to every subscriber: one per join made a burst of N joins cost N³ entries.
   usersEventIntervalMs: 100,
+  kickBanMs: 10 * 60 * 1000,
   initialState: "waiting",
 } as const satisfies Partial<ServerConfig>;
 
-/** The four ports, in the order of their offset from the base port. */
-export const PORTS = ["command", "subscriber", "publisher", "ttl"] as const;
-export type PortName = (typeof PORTS)[number];
+export { PORTS, type PortName } from "../protocol/index.js";
 
 export function endpoint(bind: string, port: number): string {
   return bind.includes(":") ? `tcp://[${bind}]:${port}` : `tcp://${bind}:${port}`;

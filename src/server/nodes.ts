@@ -1,14 +1,15 @@
-/** The session's nodes: each a base frame plus the deltas committed since. */
+/** The session's nodes: each a base part plus the delta parts committed since. */
 
 export const COMMON = "common";
 
 export interface Node {
   id: string;
   owner: string;
-  deps: string[];
   kind: string;
-  frames: Buffer[];
-  /** Total bytes of `frames`, kept so a catalog costs no summing. */
+  deps: string[];
+  /** The base part, then each delta, in order. */
+  parts: Buffer[];
+  /** Total bytes of `parts`, kept so that limits and catalogs cost no summing. */
   size: number;
 }
 
@@ -27,22 +28,20 @@ export class Nodes {
     return this.map.values();
   }
 
-  /** `full` replaces the node's frames; `delta` appends one. */
-  commit(id: string, fields: { owner: string; deps: string[]; kind: string; mode: "full" | "delta" }, frame: Buffer): Node {
-    const existing = this.map.get(id);
-    const node: Node = existing ?? { id, owner: fields.owner, deps: fields.deps, kind: fields.kind, frames: [], size: 0 };
+  /** `full` replaces the node's parts with `part`; `delta` appends it. Deps left out stay as they were. */
+  commit(id: string, fields: { owner: string; kind: string; deps?: string[] | undefined; mode: "full" | "delta" }, part: Buffer): void {
+    const node = this.map.get(id) ?? { id, owner: fields.owner, kind: fields.kind, deps: [], parts: [], size: 0 };
     if (fields.mode === "full") {
-      node.frames = [frame];
-      node.size = frame.length;
+      node.parts = [part];
+      node.size = part.length;
     } else {
-      node.frames.push(frame);
-      node.size += frame.length;
+      node.parts.push(part);
+      node.size += part.length;
     }
     node.owner = fields.owner;
-    node.deps = fields.deps;
     node.kind = fields.kind;
+    if (fields.deps) node.deps = fields.deps;
     this.map.set(id, node);
-    return node;
   }
 
   setOwner(ids: readonly string[], owner: string): void {

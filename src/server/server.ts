@@ -1,37 +1,32 @@
 /**
- * The curvehost server: wires the key store, the ZAP handler, the four CURVE
- * sockets, the session and the journal together, and owns their lifecycle.
+ * The curvehost server: wires the key store, admission (ZAP), the four CURVE
+ * sockets, the port handlers, the session, departures and the journal together,
+ * and owns their lifecycle.
  */
 import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
-import { AllowlistWatcher, KeyStore, fingerprint, type Allowlist } from "../keys/index.js";
-import { encode } from "../protocol/index.js";
+import { AllowlistWatcher, KeyStore, fingerprint } from "../keys/index.js";
+import { Assembler, decodeRequest, toFrames, type Decoded, type RequestPort, type WireFailure } from "../protocol/index.js";
+import { Admission } from "./admission.js";
 import { Broadcaster } from "./broadcast.js";
 import { CommandHandler } from "./commands.js";
 import { handleCommit } from "./commits.js";
-import { PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
+import { PORTS, type PortName, type ServerConfig } from "./config.js";
 import type { RemovalReason, ServerContext } from "./context.js";
+import { Departures } from "./departures.js";
+import { eventFrames } from "./events.js";
 import { History } from "./history.js";
 import { Outbox } from "./outbox.js";
-import {
-  StartupError,
-  assertCurveAvailable,
-  assertSecure,
-  assertSocketSecure,
-  bindSockets,
-  closeSockets,
-  createSockets,
-  createSubscriberSocket,
-  type ServerSockets,
-} from "./sockets.js";
-import { Session } from "./session.js";
+import { StartupError, assertCurveAvailable, assertSecure, bindSockets, closeSockets, createSockets, type ServerSockets } from "./sockets.js";
+import { Session, type SequencedChange } from "./session.js";
 import { openState, type StateStore } from "./state.js";
 import { receiveEach } from "../transport/receive.js";
 import { Throttle } from "./throttle.js";
 import { Pinger } from "./ttl.js";
-import { Users, type User } from "./users.js";
-import { ZapHandler, type ZapRequest, type ZapVerdict } from "./zap.js";
+import type { User } from "./users.js";
+import { Users } from "./users.js";
+import { ZapHandler } from "./zap.js";
 
 export interface StartOptions {
   /** Called after the server stopped itself on a fatal error (its ZAP handler died, the journal failed). */
@@ -48,22 +43,18 @@ export interface ServerEvents {
   warning: [message: string];
 }
 
+type Received<P extends RequestPort> = Decoded<P> | { ok: false; error: WireFailure };
+
 export class Server extends EventEmitter<ServerEvents> {
   private readonly users = new Users();
-  private readonly zapAddresses = new Map<string, string>();
-  private store: KeyStore | undefined;
+  private admission: Admission | undefined;
   private zap: ZapHandler | undefined;
   private sockets: ServerSockets | undefined;
   private watcher: AllowlistWatcher | undefined;
   private pinger: Pinger | undefined;
   private usersEvents: Throttle | undefined;
   private state: StateStore | undefined;
-  private allowlist: Allowlist | undefined;
   private serverContext: ServerContext | undefined;
-  private cycling: Promise<void> | null = null;
-  private cycleAgain = false;
-  /** Resolves when the next replacement of the subscriber socket is bound. */
-  private nextCycle: { done: Promise<void>; resolve: () => void } | null = null;
   private stopping = false;
   private fatalHandler: (error: Error) => void = () => {};
   private readonly stopped: Promise<void>;
@@ -109,9 +100,9 @@ export class Server extends EventEmitter<ServerEvents> {
     return this.sockets![name];
   }
 
-  /** Whether the live allowlist admits this key now. */
+  /** Whether the live allowlist (and kick bans) admit this key now. */
   allows(publicKey: string): boolean {
-    return this.allowlist?.status(publicKey).state === "allowed";
+    return this.admission?.status(publicKey).state === "allowed";
   }
 
   /** Resolves when the server has stopped, by stop() or a fatal error. */
@@ -123,25 +114,30 @@ export class Server extends EventEmitter<ServerEvents> {
     const { config, log } = this;
     assertCurveAvailable(zmq.capability);
     const store = new KeyStore(config.keys);
-    this.store = store;
     const serverKeys = await store.serverKeys();
     this.watcher = new AllowlistWatcher(store, {
-      onChange: (allowlist, problems) => this.onAllowlistChange(allowlist, problems),
+      onChange: (allowlist, problems) => {
+        for (const problem of problems) log.error({ event: "key_store" }, problem);
+        for (const { user, reason } of this.admission!.update(allowlist)) this.serverContext?.departures.remove(user, reason);
+        this.emit("allowlist");
+      },
       onWarning: (message) => {
         log.error({ event: "key_store" }, message);
         this.emit("warning", message);
       },
     });
-    this.allowlist = await this.watcher.start();
+    const admission = new Admission(await this.watcher.start(), this.users, store, config.kickBanMs, log);
+    this.admission = admission;
 
-    const session = new Session(config.initialState);
+    const session = new Session(config.initialState, config.limits);
     this.state = await openState(config.state, session, log);
     // Events replayed from the journal stay available to resync, so clients can catch up across a restart.
     const history = new History(config.historyBytes, this.state.replayed.from);
-    for (const record of this.state.replayed.events) history.add(record.seq, encode(record.header, record.frames));
+    for (const record of this.state.replayed.events)
+      history.add(record.seq, eventFrames(record.header as unknown as SequencedChange, record.frames, config.limits.frame));
 
     // The ZAP handler first, in the sockets' own context: without it libzmq would admit any key.
-    this.zap = new ZapHandler(this.context, (request) => this.authorize(request), (error) => this.fatal(error));
+    this.zap = new ZapHandler(this.context, (request) => admission.authorize(request), (error) => this.fatal(error));
     try {
       await this.zap.start();
     } catch (error) {
@@ -151,40 +147,41 @@ export class Server extends EventEmitter<ServerEvents> {
     this.sockets = sockets;
     assertSecure(sockets);
 
-    const stallMs = config.timeoutMs;
-    const onStalled = (routingId: Buffer) => {
-      const user = this.users.byRoutingId(routingId);
-      if (user) this.remove(user, "stalled");
-    };
-    const broadcaster = new Broadcaster(session, sockets.subscriber, history, this.state.journal, (error) => this.fatal(error));
+    const broadcaster = new Broadcaster(session, sockets.subscriber, history, this.state.journal, config.limits.frame, (error) => this.fatal(error));
     const usersEvents = new Throttle(() => broadcaster.publish({ type: "users", users: this.users.info() }), config.usersEventIntervalMs);
     this.usersEvents = usersEvents;
-    this.serverContext = {
+    const onStalled = (routingId: Buffer) => {
+      const user = this.users.byRoutingId(routingId);
+      if (user) departures.remove(user, "stalled");
+    };
+    const outboxes = {
+      command: new Outbox(sockets.command, config.timeoutMs, onStalled),
+      publisher: new Outbox(sockets.publisher, config.timeoutMs, onStalled),
+      ttl: new Outbox(sockets.ttl, config.timeoutMs, onStalled),
+    };
+    const departures = new Departures({
       config,
+      context: this.context,
+      secretKey: serverKeys.secretKey,
       log,
       session,
       users: this.users,
       broadcaster,
-      outboxes: {
-        command: new Outbox(sockets.command, stallMs, onStalled),
-        publisher: new Outbox(sockets.publisher, stallMs, onStalled),
-        ttl: new Outbox(sockets.ttl, stallMs, onStalled),
-      },
-      serverKeys,
-      allowlist: () => this.allowlist!,
-      peerAddress: (publicKey) => this.zapAddresses.get(publicKey) ?? "unknown",
-      markSeen: (print) => this.markSeen(store, print),
-      remove: (user, reason) => this.remove(user, reason),
+      outboxes: Object.values(outboxes),
+      subscriber: { get: () => sockets.subscriber, set: (socket) => (sockets.subscriber = socket) },
       publishUsers: () => usersEvents.request(),
-    };
-    this.state.releaseAbsentOwners(this.serverContext);
+      onRemoved: (name, reason) => this.emit("departure", name, reason),
+      onFatal: (error) => this.fatal(error),
+    });
+    this.serverContext = { config, log, session, users: this.users, broadcaster, outboxes, serverKeys, admission, departures, publishUsers: () => usersEvents.request() };
+    if (this.state.journal) departures.releaseAbsentOwners();
     await bindSockets(sockets, config);
 
     const commands = await CommandHandler.create(this.serverContext);
     this.pinger = new Pinger(this.serverContext);
-    this.receive("command", sockets.command, (id, frames) => commands.handle(id, frames));
-    this.receive("publisher", sockets.publisher, (id, frames) => handleCommit(this.serverContext!, id, frames));
-    this.receive("ttl", sockets.ttl, (id, frames) => this.pinger!.handlePong(id, frames));
+    this.receive("command", sockets.command, (id, user, message) => commands.handle(id, user, message));
+    this.receive("publisher", sockets.publisher, (id, _user, message) => handleCommit(this.serverContext!, id, message));
+    this.receive("ttl", sockets.ttl, (id, _user, message) => this.pinger!.handlePong(id, message));
     this.pinger.start();
     log.info(
       { event: "listening", bind: config.bind, ports: PORTS.map((name, i) => ({ name, port: config.port + i })), fingerprint: fingerprint(serverKeys.publicKey), seq: session.seq },
@@ -192,136 +189,45 @@ export class Server extends EventEmitter<ServerEvents> {
     );
   }
 
-  /** The ZAP decision for one handshake (PROTOCOL.md §1). Every refusal is logged. */
-  private authorize(request: ZapRequest): ZapVerdict {
-    const refuse = (reason: string, print?: string): ZapVerdict => {
-      this.log.warn({ event: "handshake_refused", domain: request.domain, address: request.address, fingerprint: print ?? null, reason }, "handshake refused");
-      return { allow: false, reason };
-    };
-    if (request.mechanism !== "CURVE" || request.publicKey === null) return refuse(`mechanism ${request.mechanism || "none"}`);
-    const print = fingerprint(request.publicKey);
-    if (this.stopping) return refuse("server stopping", print);
-    const status = this.allowlist!.status(request.publicKey);
-    if (status.state !== "allowed") return refuse(`key ${status.state}`, print);
-    if (request.domain === "command") {
-      this.zapAddresses.set(request.publicKey, request.address);
-      return { allow: true, userId: status.entry.name };
-    }
-    if (request.domain === "subscriber" || request.domain === "publisher" || request.domain === "ttl") {
-      if (!this.users.byPublicKey(request.publicKey)) return refuse("not joined", print);
-      return { allow: true, userId: status.entry.name };
-    }
-    return refuse(`unknown domain "${request.domain}"`, print);
-  }
-
-  private receive(name: string, socket: zmq.Router, handle: (routingId: Buffer, frames: Buffer[]) => void): void {
+  /**
+   * Reads one port: each message must be one frame (PROTOCOL.md §2); a joined
+   * user's frames go through that user's assembler, so pieces come back whole;
+   * anyone else's frames must each be a whole message.
+   */
+  private receive<P extends RequestPort>(port: P, socket: zmq.Router, handle: (routingId: Buffer, user: User | undefined, message: Received<P>) => void): void {
+    const { limits } = this.config;
+    const unbound = new Assembler(limits.header, () => null); // takes no pieces, so it never holds anything
     receiveEach(socket, ([routingId, ...frames]) => {
       if (!routingId) return;
+      const user = this.users.byRoutingId(routingId);
+      if (!user && port !== "command") {
+        this.log.warn({ event: "unbound_routing_id", port }, "message from a routing id no join has bound; dropped");
+        return;
+      }
       try {
-        handle(routingId, frames);
+        if (frames.length !== 1) {
+          // No protocol-2 client sends one: from a joined user it is an attack (each part costs the server memory), so the user goes.
+          if (user) return this.expel(user, `a message of ${frames.length} frames on the ${port} port`);
+          handle(routingId, user, { ok: false, error: { code: "bad_request", message: "a message is one frame (PROTOCOL.md §2); this one had several" } });
+          return;
+        }
+        const assembler = user && port !== "ttl" ? user.inbox[port as "command" | "publisher"] : unbound;
+        for (const result of assembler.push(frames[0]!)) handle(routingId, user, result.ok ? decodeRequest(port, result.message, result.framed, limits) : result);
       } catch (error) {
-        this.log.error({ event: "handler_error", port: name, error: (error as Error).message }, "request failed");
+        this.log.error({ event: "handler_error", port, error: (error as Error).message }, "request failed");
       }
     }).catch((error: Error) => {
       if (!socket.closed) this.fatal(error);
     });
   }
 
-  /** Joins seen since the last write, written at most once a second, one write at a time. */
-  private readonly seen = new Map<string, string>();
-  private seenTimer: NodeJS.Timeout | undefined;
-  private seenWriting: Promise<void> = Promise.resolve();
-
-  private markSeen(store: KeyStore, print: string): void {
-    this.seen.set(print, new Date().toISOString());
-    if (this.seenTimer || this.stopping) return;
-    this.seenTimer = setTimeout(() => {
-      this.seenTimer = undefined;
-      this.seenWriting = this.seenWriting.then(() => this.writeSeen(store));
-    }, SEEN_FLUSH_MS);
-  }
-
-  /** Writes what was noted; on stop, after any write under way. */
-  private async writeSeen(store: KeyStore): Promise<void> {
-    if (this.seen.size === 0) return;
-    const batch = Object.fromEntries(this.seen);
-    this.seen.clear();
-    await store.recordSeen(batch).catch((error: Error) => this.log.warn({ event: "key_store", error: error.message }, "could not record when keys were last seen"));
-  }
-
-  private onAllowlistChange(allowlist: Allowlist, problems: string[]): void {
-    this.allowlist = allowlist;
-    for (const problem of problems) this.log.error({ event: "key_store" }, problem);
-    for (const user of this.users.all()) {
-      const state = allowlist.status(user.publicKey).state;
-      if (state !== "allowed") {
-        this.log.warn({ event: "revocation", user: user.name, fingerprint: user.fingerprint, state }, "key no longer allowed; user removed");
-        this.remove(user, state === "expired" ? "expired" : "revoked");
-      }
-    }
-    this.emit("allowlist");
-  }
-
-  private remove(user: User, reason: RemovalReason): void {
+  /** Removes a user who broke the protocol in a way no honest client does, and refuses its key for the kick ban. */
+  private expel(user: User, what: string): void {
     const context = this.serverContext!;
-    if (this.users.byRoutingId(user.routingId) !== user) return; // removed already
-    this.users.remove(user);
-    for (const outbox of Object.values(context.outboxes)) outbox.forget(user.routingId);
-    // First cut the subscriber connections, so that not even the news of the removal reaches the user.
-    this.cycleSubscriber();
-    const release = context.session.planRelease(user.name);
-    if (release) context.broadcaster.publish(release);
-    context.publishUsers();
-    this.log.info({ event: "departure", user: user.name, fingerprint: user.fingerprint, reason }, "user removed");
-    this.emit("departure", user.name, reason);
-  }
-
-  /**
-   * libzmq cannot disconnect one subscriber, and its unbind closes accepted
-   * connections only later, in its I/O thread, with no event to wait on. So the
-   * subscriber socket is replaced: closing the old one takes every connection
-   * with it, ZAP refuses the removed user on the new one, and the others
-   * reconnect by themselves and resync. Publications wait until the new socket
-   * is bound, so none can reach an old connection.
-   */
-  private cycleSubscriber(): void {
-    if (this.stopping || !this.sockets) return;
-    if (!this.nextCycle) {
-      let resolve = () => {};
-      const done = new Promise<void>((r) => (resolve = r));
-      this.nextCycle = { done, resolve };
-      this.serverContext!.broadcaster.holdUntil(done);
-    }
-    if (this.cycling) {
-      this.cycleAgain = true;
-      return;
-    }
-    const address = endpoint(this.config.bind, this.config.port + 1);
-    this.cycling = (async () => {
-      do {
-        this.cycleAgain = false;
-        const held = this.nextCycle;
-        this.nextCycle = null;
-        try {
-          const fresh = createSubscriberSocket(this.context, this.config, this.serverContext!.serverKeys.secretKey);
-          assertSocketSecure(fresh, "subscriber");
-          this.sockets!.subscriber.close();
-          this.sockets!.subscriber = fresh;
-          await rebind(fresh, address);
-          this.serverContext!.broadcaster.useSocket(fresh);
-        } finally {
-          held?.resolve();
-        }
-      } while (this.cycleAgain && !this.stopping);
-    })()
-      .catch((error: Error) => {
-        if (!this.stopping) this.fatal(new Error(`cannot re-open the subscriber port: ${error.message}`));
-      })
-      .finally(() => {
-        this.cycling = null;
-        this.nextCycle?.resolve();
-        this.nextCycle = null;
-      });
+    this.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: what }, "user expelled for breaking the protocol");
+    context.admission.ban(user);
+    context.departures.remove(user, "expelled");
+    context.outboxes.command.send(user.routingId, toFrames({ type: "kicked", by: "curvehost" }, [], this.config.limits.frame));
   }
 
   /** Graceful stop: users told (`session` closing), journal flushed, sockets closed. */
@@ -346,13 +252,11 @@ export class Server extends EventEmitter<ServerEvents> {
     this.usersEvents?.close();
     this.watcher?.stop();
     if (this.serverContext) for (const outbox of Object.values(this.serverContext.outboxes)) outbox.close();
-    await this.cycling;
+    await this.serverContext?.departures.stop();
     if (this.sockets) closeSockets(this.sockets);
     this.zap?.close();
     await this.state?.close();
-    clearTimeout(this.seenTimer);
-    await this.seenWriting;
-    if (this.store) await this.writeSeen(this.store);
+    await this.admission?.close();
     this.markStopped();
   }
 
@@ -360,22 +264,5 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.stopping) return;
     this.log.fatal({ event: "fatal", error: error.message }, "fatal error; stopping");
     void this.release().then(() => this.fatalHandler(error));
-  }
-}
-
-const SEEN_FLUSH_MS = 1000;
-
-/** libzmq releases the port in its I/O thread after unbind; on a loaded machine that can take a while. */
-const REBIND_LIMIT_MS = 10_000;
-
-async function rebind(socket: zmq.Publisher, address: string): Promise<void> {
-  const deadline = Date.now() + REBIND_LIMIT_MS;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-    try {
-      return await socket.bind(address);
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
   }
 }

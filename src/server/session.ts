@@ -4,19 +4,18 @@
  * then sequenced and applied. `apply` is the only code that changes the state, so
  * a live change and a journal replay take the same path.
  */
-import { MAX_DELTAS, ProtocolError, type SessionState } from "../protocol/index.js";
+import { ProtocolError, type CommitNode, type EventEntry, type Limits, type SessionState, type UserInfo } from "../protocol/index.js";
 import type { Role } from "../keys/index.js";
-import { COMMON, Nodes } from "./nodes.js";
-import type { UserInfo } from "./users.js";
+import { COMMON, Nodes, type Node } from "./nodes.js";
 
 export interface Actor {
   name: string;
   role: Role;
 }
 
-/** A change as planned, before it has a seq. Commits carry their one frame beside the header. */
+/** A change as planned, before it has a seq. A commit's parts travel beside it, one per node. */
 export type Change =
-  | { type: "commit"; from: string; id: string; kind: string; deps: string[]; mode: "full" | "delta"; owner: string }
+  | { type: "commit"; from: string; ref?: string | number; nodes: EventEntry[] }
   | { type: "rights"; from: string; ids: string[]; owner: string }
   | { type: "delete"; from: string; ids: string[] }
   | { type: "session"; state: SessionState }
@@ -24,36 +23,41 @@ export type Change =
 
 export type SequencedChange = Change & { seq: number };
 
-export interface CommitRequest {
-  id: string;
-  kind: string;
-  deps: string[];
-  mode: "full" | "delta";
-  owner?: "common" | undefined;
-}
-
 export class Session {
   readonly nodes = new Nodes();
   state: Exclude<SessionState, "closing">;
   seq = 0;
 
-  constructor(initialState: Exclude<SessionState, "closing"> = "waiting") {
+  constructor(
+    initialState: Exclude<SessionState, "closing">,
+    private readonly limits: Pick<Limits, "deltas" | "node">,
+  ) {
     this.state = initialState;
   }
 
-  planCommit(actor: Actor, request: CommitRequest): Change {
+  /** A commit of several nodes, all or nothing (PROTOCOL.md §5). */
+  planCommit(actor: Actor, nodes: readonly CommitNode[], ref: string | number | undefined): { change: Change; parts: Buffer[] } {
     if (this.state === "waiting" && actor.role !== "admin")
       throw new ProtocolError("session_waiting", "the session is not open yet; an admin opens it");
-    const node = this.nodes.get(request.id);
-    if (node && node.owner !== actor.name && node.owner !== COMMON)
-      throw new ProtocolError("denied", `node ${request.id} belongs to ${node.owner}`);
-    if (request.mode === "delta") {
-      if (!node) throw new ProtocolError("not_found", `node ${request.id} does not exist; commit it in full first`);
-      if (node.frames.length > MAX_DELTAS)
-        throw new ProtocolError("too_large", `node ${request.id} has ${MAX_DELTAS} deltas; commit it in full`);
-    }
-    const owner = node ? node.owner : request.owner === COMMON ? COMMON : actor.name;
-    return { type: "commit", from: actor.name, id: request.id, kind: request.kind, deps: request.deps, mode: request.mode, owner };
+    const entries = nodes.map((entry): EventEntry => {
+      const node = this.nodes.get(entry.id);
+      if (node) this.checkOwner(actor, node);
+      const mode = entry.mode ?? "full";
+      const size = entry.data.length;
+      if (mode === "delta") {
+        if (!node) throw new ProtocolError("not_found", `node ${entry.id} does not exist; commit it in full first`, entry.id);
+        if (node.parts.length > this.limits.deltas)
+          throw new ProtocolError("too_many_deltas", `node ${entry.id} has ${this.limits.deltas} deltas; commit it in full`, entry.id);
+        if (node.size + size > this.limits.node)
+          throw new ProtocolError("node_too_large", `node ${entry.id} would hold more than ${this.limits.node} bytes; commit it in full`, entry.id);
+      }
+      const owner = node ? node.owner : entry.owner === COMMON ? COMMON : actor.name;
+      const kind = entry.kind ?? node?.kind ?? "";
+      const deps = entry.deps ?? (node ? undefined : []);
+      return deps === undefined ? { id: entry.id, kind, mode, owner, size } : { id: entry.id, kind, mode, owner, size, deps };
+    });
+    const change: Change = ref === undefined ? { type: "commit", from: actor.name, nodes: entries } : { type: "commit", from: actor.name, ref, nodes: entries };
+    return { change, parts: nodes.map((node) => node.data) };
   }
 
   /** Takes nodes that are common or already the actor's; all or nothing. */
@@ -66,6 +70,12 @@ export class Session {
   planUnlock(actor: Actor, ids: string[], force: boolean): Change {
     this.checkRights(actor, ids, force);
     return { type: "rights", from: actor.name, ids: unique(ids), owner: COMMON };
+  }
+
+  /** Hands nodes that are the actor's or common to another user (`to` is joined: the caller checks). */
+  planGive(actor: Actor, ids: string[], to: string, force: boolean): Change {
+    this.checkRights(actor, ids, force);
+    return { type: "rights", from: actor.name, ids: unique(ids), owner: to };
   }
 
   planDelete(actor: Actor, ids: string[], force: boolean): Change {
@@ -85,12 +95,12 @@ export class Session {
     return ids.length === 0 ? null : { type: "rights", from: name, ids, owner: COMMON };
   }
 
-  /** Applies a sequenced change; `frames` are the commit's payload. */
-  apply(change: SequencedChange, frames: readonly Buffer[]): void {
+  /** Applies a sequenced change; `parts` are a commit's, one per node. */
+  apply(change: SequencedChange, parts: readonly Buffer[]): void {
     this.seq = change.seq;
     switch (change.type) {
       case "commit":
-        this.nodes.commit(change.id, change, frames[0] ?? Buffer.alloc(0));
+        change.nodes.forEach((entry, i) => this.nodes.commit(entry.id, entry, parts[i] ?? Buffer.alloc(0)));
         break;
       case "rights":
         this.nodes.setOwner(change.ids, change.owner);
@@ -106,19 +116,17 @@ export class Session {
     }
   }
 
-  private requireNode(id: string) {
-    const node = this.nodes.get(id);
-    if (!node) throw new ProtocolError("not_found", `node ${id} does not exist`);
-    return node;
+  private checkOwner(actor: Actor, node: Node): void {
+    if (node.owner !== COMMON && node.owner !== actor.name) throw new ProtocolError("denied", `node ${node.id} belongs to ${node.owner}`, node.id);
   }
 
   /** Every node must exist and be the actor's or common, unless an admin forces; all or nothing. */
   private checkRights(actor: Actor, ids: string[], force: boolean): void {
     if (force && actor.role !== "admin") throw new ProtocolError("denied", "only an admin can force");
     for (const id of ids) {
-      const node = this.requireNode(id);
-      if (!force && node.owner !== COMMON && node.owner !== actor.name)
-        throw new ProtocolError("denied", `node ${id} belongs to ${node.owner}`);
+      const node = this.nodes.get(id);
+      if (!node) throw new ProtocolError("not_found", `node ${id} does not exist`, id);
+      if (!force) this.checkOwner(actor, node);
     }
   }
 }

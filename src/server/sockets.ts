@@ -5,6 +5,7 @@
  * The ZAP handler must already be bound in `context` when this runs.
  */
 import * as zmq from "zeromq";
+import { CURVE_FRAME_OVERHEAD } from "../protocol/index.js";
 import { MAX_SUBSCRIBER_IO_THREADS, PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
 
 export interface ServerSockets {
@@ -63,7 +64,8 @@ function secureOptions(context: zmq.Context, config: ServerConfig, secretKey: st
     curveSecretKey: secretKey,
     zapDomain: domain,
     zapEnforceDomain: true,
-    maxMessageSize: config.maxMessageSize,
+    // Just above a frame (PROTOCOL.md §1): nothing a peer sends, before or after its handshake, makes libzmq allocate more.
+    maxMessageSize: config.limits.frame + CURVE_FRAME_OVERHEAD,
     handshakeInterval: config.handshakeIntervalMs,
     backlog: LISTEN_BACKLOG,
     linger: 0,

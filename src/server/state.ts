@@ -1,21 +1,16 @@
 /**
  * The session's durable state: the journal replayed into a Session at start,
- * compaction into a snapshot when the journal outgrows the live state, and the
- * release of locks held by users who do not come back after a restart.
+ * and compaction into a snapshot when the journal outgrows the live state.
  */
 import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
-import type { ServerContext } from "./context.js";
 import { Journal, type JournalRecord, type Snapshot } from "./journal/index.js";
-import { COMMON } from "./nodes.js";
 import type { SequencedChange, Session } from "./session.js";
 
 export interface StateStore {
   journal: Journal | null;
   /** The seq the loaded snapshot ended at (0 without one), and the events replayed after it. */
   replayed: { from: number; events: JournalRecord[] };
-  /** After a restart: nodes of users who have not rejoined within the timeout go back to common. */
-  releaseAbsentOwners(context: ServerContext): void;
   close(): Promise<void>;
 }
 
@@ -40,7 +35,6 @@ export async function openState(config: ServerConfig["state"], session: Session,
     replayed.events = opened.loaded.records;
     log.info({ event: "restored", seq: session.seq, nodes: session.nodes.size, state: session.state }, "session restored from the journal");
   }
-  let releaseTimer: NodeJS.Timeout | undefined;
   let compacting = false;
   const maybeCompact = () => {
     if (!journal || compacting) return;
@@ -57,45 +51,32 @@ export async function openState(config: ServerConfig["state"], session: Session,
   return {
     journal,
     replayed,
-    releaseAbsentOwners(context) {
-      if (!journal || session.nodes.size === 0) return;
-      releaseTimer = setTimeout(() => {
-        const owners = new Set<string>();
-        for (const node of session.nodes.all()) if (node.owner !== COMMON && !context.users.byName(node.owner)) owners.add(node.owner);
-        for (const owner of owners) {
-          const release = session.planRelease(owner);
-          if (release) context.broadcaster.publish(release);
-        }
-      }, context.config.timeoutMs);
-      releaseTimer.unref();
-    },
     async close() {
-      clearTimeout(releaseTimer);
       clearInterval(compactTimer);
       await journal?.close();
     },
   };
 }
 
-/** The live state as of its seq: node metadata as JSON, every frame as a blob, in order. */
+/** The live state as of its seq: node metadata as JSON, every part as a blob, in order. */
 export function takeSnapshot(session: Session): Snapshot {
   const nodes = [];
   const blobs: Buffer[] = [];
   for (const node of session.nodes.all()) {
-    nodes.push({ id: node.id, owner: node.owner, deps: node.deps, kind: node.kind, frames: node.frames.length });
-    blobs.push(...node.frames);
+    nodes.push({ id: node.id, owner: node.owner, deps: node.deps, kind: node.kind, parts: node.parts.length });
+    blobs.push(...node.parts);
   }
   return { seq: session.seq, meta: { state: session.state, nodes }, blobs };
 }
 
 export function restoreSnapshot(session: Session, snapshot: Snapshot): void {
-  const meta = snapshot.meta as { state: "waiting" | "open"; nodes: Array<{ id: string; owner: string; deps: string[]; kind: string; frames: number }> };
+  const meta = snapshot.meta as { state: "waiting" | "open"; nodes: Array<{ id: string; owner: string; deps: string[]; kind: string; parts: number }> };
   session.nodes.clear();
   let blob = 0;
   for (const node of meta.nodes) {
-    const frames = snapshot.blobs.slice(blob, blob + node.frames);
-    blob += node.frames;
-    frames.forEach((frame, i) => session.nodes.commit(node.id, { ...node, mode: i === 0 ? "full" : "delta" }, frame));
+    const parts = snapshot.blobs.slice(blob, blob + node.parts);
+    blob += node.parts;
+    parts.forEach((part, i) => session.nodes.commit(node.id, { ...node, mode: i === 0 ? "full" : "delta" }, part));
   }
   session.state = meta.state;
   session.seq = snapshot.seq;

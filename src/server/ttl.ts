@@ -1,9 +1,10 @@
 /**
- * The ttl port: a ping to every joined user each interval, the user's latency
- * from its pong, and the removal of a user silent for longer than the timeout.
- * Also where time-based checks live (a key that expires while its user is joined).
+ * The ttl port: a ping to every joined user each interval, carrying the last
+ * published seq (PROTOCOL.md §7); the user's latency from its pong; and the
+ * removal of a user silent for longer than the timeout. Also where time-based
+ * checks live (a key that expires while its user is joined).
  */
-import { encode, decodeRequest } from "../protocol/index.js";
+import { toFrames, type Decoded, type WireFailure } from "../protocol/index.js";
 import type { ServerContext } from "./context.js";
 
 export class Pinger {
@@ -22,11 +23,9 @@ export class Pinger {
     clearInterval(this.timer);
   }
 
-  handlePong(routingId: Buffer, frames: Buffer[]): void {
+  handlePong(routingId: Buffer, decoded: Decoded<"ttl"> | { ok: false; error: WireFailure }): void {
     const user = this.context.users.byRoutingId(routingId);
-    if (!user) return; // a routing id no join has bound gets nothing, not even an error
-    const decoded = decodeRequest("ttl", frames);
-    if (!decoded.ok) return;
+    if (!user || !decoded.ok) return; // nothing is answered on the ttl port
     const now = Date.now();
     user.lastPong = now;
     const sent = this.sentAt.get(decoded.request.n);
@@ -34,22 +33,16 @@ export class Pinger {
   }
 
   private tick(): void {
+    const { users, admission, departures, config, broadcaster, outboxes } = this.context;
     const now = Date.now();
-    const allowlist = this.context.allowlist();
-    for (const user of this.context.users.all()) {
-      if (now - user.lastPong > this.context.config.timeoutMs) {
-        this.context.remove(user, "lost");
-        continue;
-      }
-      if (allowlist.status(user.publicKey, now).state === "expired") {
-        this.context.remove(user, "expired");
-        continue;
-      }
+    for (const user of users.all()) {
+      if (now - user.lastPong > config.timeoutMs) departures.remove(user, "lost");
+      else if (admission.status(user.publicKey, now).state === "expired") departures.remove(user, "expired");
     }
     this.n += 1;
     this.sentAt.set(this.n, now);
-    this.sentAt.delete(this.n - Math.ceil(this.context.config.timeoutMs / this.context.config.pingIntervalMs) - 2);
-    const ping = encode({ type: "ping", n: this.n });
-    for (const user of this.context.users.all()) this.context.outboxes.ttl.send(user.routingId, ping);
+    this.sentAt.delete(this.n - Math.ceil(config.timeoutMs / config.pingIntervalMs) - 2);
+    const ping = toFrames({ type: "ping", n: this.n, seq: broadcaster.publishedSeq }, [], config.limits.frame);
+    for (const user of users.all()) outboxes.ttl.send(user.routingId, ping);
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Who is joined right now: each user bound to the routing id R that their join
  * proved, and to their public key. A message from R on any port is that user's.
+ * One R, one key: a routing id bound to one user is never silently rebound.
  */
 import type { Role } from "../keys/index.js";
+import type { Assembler, PresenceEntry, UserInfo } from "../protocol/index.js";
 
 export interface User {
   name: string;
@@ -16,15 +18,12 @@ export interface User {
   latency: number | null;
   /** When the user last showed life on the ttl port (or joined). */
   lastPong: number;
+  /** Messages in pieces being put back together, per port that takes them. */
+  inbox: { command: Assembler; publisher: Assembler };
+  /** The latest presence data, for late joiners; null before the first. */
+  presence: Record<string, unknown> | null;
   /** Presence updates accepted in the current one-second window. */
   presenceWindow: { start: number; count: number };
-}
-
-export interface UserInfo {
-  name: string;
-  role: Role;
-  state: "joined";
-  latency: number | null;
 }
 
 const routingKey = (routingId: Buffer) => routingId.toString("latin1");
@@ -37,7 +36,10 @@ export class Users {
     return this.byRouting.size;
   }
 
+  /** Binds a user; the caller has removed any user holding the same key or routing id. */
   add(user: User): void {
+    if (this.byRouting.has(routingKey(user.routingId)) || this.byKey.has(user.publicKey))
+      throw new Error("a routing id or key is bound already: remove its user first");
     this.byRouting.set(routingKey(user.routingId), user);
     this.byKey.set(user.publicKey, user);
   }
@@ -66,7 +68,14 @@ export class Users {
 
   info(): UserInfo[] {
     return this.all()
-      .map((user) => ({ name: user.name, role: user.role, state: "joined" as const, latency: user.latency }))
+      .map((user) => ({ name: user.name, role: user.role, state: "joined", latency: user.latency }))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Every joined user's latest presence, by name (PROTOCOL.md §3, §5). */
+  presence(): Record<string, PresenceEntry> {
+    const out: Record<string, PresenceEntry> = {};
+    for (const user of this.byRouting.values()) if (user.presence) out[user.name] = { data: user.presence, latency: user.latency };
+    return out;
   }
 }

@@ -17,7 +17,7 @@ async function nodesOf(t: any, cwd: string, state: string, commits: Array<[strin
   await client.join();
   await client.sync();
   for (const [id, data] of commits) await client.commit(id, Buffer.from(data));
-  const nodes = [...client.replica.nodes.values()].map((node) => [node.id, node.owner, Buffer.concat(node.frames).toString()]).sort();
+  const nodes = [...client.replica.nodes.values()].map((node) => [node.id, node.owner, Buffer.concat(node.parts).toString()]).sort();
   client.close();
   server.child.kill("SIGTERM");
   t.is((await server.exited).code, 0);

@@ -107,7 +107,7 @@ test("connect joins, commits a file as a node from a script, and leaves", async 
   t.is(code, 0, stdout);
   t.regex(stdout, /joined "127\.0\.0\.1" as host \(admin\)/);
   t.regex(stdout, /committed cube at seq \d+/);
-  t.regex(stdout, /cube mesh owner=host frames=1 bytes=2048/);
+  t.regex(stdout, /cube mesh owner=host parts=1 bytes=2048/);
 });
 
 test("check works for a public-only invite with the collaborator's own key file", async (t) => {

@@ -105,3 +105,8 @@ export function nextEvent<T extends unknown[]>(
 }
 
 export { DEFAULTS };
+
+/** Matches a client's "event" for a commit that holds node `id`. */
+export function committed(id: string): (event: any) => boolean {
+  return (event) => event?.type === "commit" && event.nodes.some((node: { id: string }) => node.id === id);
+}

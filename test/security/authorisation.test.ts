@@ -17,7 +17,7 @@ test("a member cannot commit to, unlock or delete another member's node", async 
   t.is(((await t.throwsAsync(bob.lock(["hers"]))) as ServerError).code, "denied");
   t.is(((await t.throwsAsync(bob.lock(["hers"], true))) as ServerError).code, "denied", "force is for admins");
   await bob.users(); // a round trip, so that anything wrongly published has arrived
-  t.deepEqual(bob.replica.nodes.get("hers")!.frames.map(String), ["a"]);
+  t.deepEqual(bob.replica.nodes.get("hers")!.parts.map(String), ["a"]);
   t.is(bob.replica.nodes.get("hers")!.owner, "alice");
 });
 

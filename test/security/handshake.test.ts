@@ -3,9 +3,9 @@ import net from "node:net";
 import * as zmq from "zeromq";
 import { generateKeyPair } from "../../src/keys/index.js";
 import { attackCounter } from "../helpers/attacks.js";
-import { PORT_NAMES, handshakeOutcome, rawPeer, receiveWithin, request } from "../helpers/raw.js";
+import { PORT_NAMES, commitFrame, frame, handshakeOutcome, rawPeer, receiveWithin } from "../helpers/raw.js";
 import { freePortBlock } from "../helpers/ports.js";
-import { nextEvent, startServer } from "../helpers/server.js";
+import { committed, nextEvent, startServer } from "../helpers/server.js";
 
 const attacks = attackCounter("handshake");
 
@@ -53,7 +53,7 @@ test("a flipped byte anywhere in the client's greeting, HELLO, INITIATE or cooki
   const control = await tamperingRelay(server.config.port, -1);
   const honest = new zmq.Dealer({ curveServerKey: server.server.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 });
   honest.connect(`tcp://127.0.0.1:${control.port}`);
-  await honest.send(request({ type: "hello", ref: "control" }));
+  await honest.send(frame({ type: "hello", protocol: 2, ref: "control" }));
   t.not(await receiveWithin(honest, 5000), null, "the relay itself works");
   honest.close();
   control.close();
@@ -61,14 +61,14 @@ test("a flipped byte anywhere in the client's greeting, HELLO, INITIATE or cooki
     const relay = await tamperingRelay(server.config.port, offset);
     const socket = new zmq.Dealer({ curveServerKey: server.server.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0, reconnectInterval: 10_000 });
     socket.connect(`tcp://127.0.0.1:${relay.port}`);
-    await socket.send(request({ type: "hello", ref: offset }));
+    await socket.send(frame({ type: "hello", protocol: 2, ref: offset }));
     const reply = await receiveWithin(socket, 700);
     socket.close();
     relay.close();
     t.is(reply, null, `byte ${offset} flipped, yet the server answered`);
     attacks.count();
   }
-  const seen = nextEvent<[any]>(bob, "event", (event) => event.type === "commit" && event.id === "after", 5000);
+  const seen = nextEvent<[any]>(bob, "event", committed("after"), 5000);
   await alice.commit("after", Buffer.from("x"));
   await seen;
 });
@@ -118,11 +118,11 @@ test("a second connection with a joined user's routing id gets nothing, and the 
   for (const offset of [0, 2]) {
     const socket = rawPeer(server.config.port, offset, { serverPublicKey: server.server.publicKey, ...malloryKeys }, alice.routingId) as zmq.Dealer;
     t.teardown(() => socket.close());
-    await socket.send(offset === 0 ? request({ type: "users", ref: 1 }) : request({ type: "commit", ref: 1, id: "forged", kind: "", deps: [], mode: "full" }, [Buffer.from("x")]));
+    await socket.send(offset === 0 ? frame({ type: "users", ref: 1 }) : commitFrame([{ id: "forged", data: Buffer.from("x") }], { ref: 1 }));
     t.is(await receiveWithin(socket, 700), null);
     attacks.count();
   }
-  const seen = nextEvent<[any]>(bob, "event", (event) => event.type === "commit" && event.id === "still-alice", 5000);
+  const seen = nextEvent<[any]>(bob, "event", committed("still-alice"), 5000);
   await alice.commit("still-alice", Buffer.from("x"));
   await seen;
   t.false(bob.replica.nodes.has("forged"));

@@ -5,7 +5,7 @@ import { PROTOCOL_VERSION } from "../../src/protocol/index.js";
 import { makeJoinProof } from "../../src/protocol/join-proof.js";
 import { generateKeyPair } from "../../src/keys/index.js";
 import { loadSodium } from "../../src/keys/sodium.js";
-import { rawPeer, receiveWithin, request } from "../helpers/raw.js";
+import { commitFrame, frame, headerOf, rawPeer, receiveWithin } from "../helpers/raw.js";
 import { nextEvent, startServer } from "../helpers/server.js";
 import { attackCounter } from "../helpers/attacks.js";
 
@@ -28,8 +28,8 @@ test("a client cannot join with another user's public key: the proof fails", asy
   const sodium = await loadSodium();
   // Mallory claims alice's key but can only sign with her own secret.
   const proof = makeJoinProof(sodium, { routingId: id, clientSecretKey: mallory.secretKey, serverPublicKey: server.publicKey });
-  await socket.send(request({ type: "join", ref: 1, protocol: PROTOCOL_VERSION, key: alice.publicKey, ...proof }));
-  const reply = JSON.parse((await receiveWithin(socket, 3000))![0]!.toString());
+  await socket.send(frame({ type: "join", ref: 1, protocol: PROTOCOL_VERSION, key: alice.publicKey, ...proof }));
+  const reply = headerOf((await receiveWithin(socket, 3000))![0]!);
   t.like(reply, { type: "error", ref: 1, code: "not_allowed" });
   t.is(server.userCount, 0);
   t.truthy(logs.find((line) => line.event === "join_refused" && line.reason === "bad_proof"));
@@ -43,8 +43,8 @@ test("a join proof made for one routing id does not work from another", async (t
   const proof = makeJoinProof(sodium, { routingId: routingId(), clientSecretKey: alice.secretKey, serverPublicKey: server.publicKey });
   const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...alice }, routingId()) as zmq.Dealer;
   t.teardown(() => socket.close());
-  await socket.send(request({ type: "join", ref: 2, protocol: PROTOCOL_VERSION, key: alice.publicKey, ...proof }));
-  t.like(JSON.parse((await receiveWithin(socket, 3000))![0]!.toString()), { type: "error", code: "not_allowed" });
+  await socket.send(frame({ type: "join", ref: 2, protocol: PROTOCOL_VERSION, key: alice.publicKey, ...proof }));
+  t.like(headerOf((await receiveWithin(socket, 3000))![0]!), { type: "error", code: "not_allowed" });
 });
 
 test("a routing id not bound by a join gets nothing on the publisher and ttl ports", async (t) => {
@@ -58,8 +58,8 @@ test("a routing id not bound by a join gets nothing on the publisher and ttl por
   const publisher = rawPeer(config.port, 2, { serverPublicKey: server.publicKey, ...bobKeys }, stray) as zmq.Dealer;
   const ttl = rawPeer(config.port, 3, { serverPublicKey: server.publicKey, ...bobKeys }, stray) as zmq.Dealer;
   t.teardown(() => (publisher.close(), ttl.close()));
-  await publisher.send(request({ type: "commit", ref: 1, id: "forged", kind: "", deps: [], mode: "full" }, [Buffer.from("x")]));
-  await ttl.send(request({ type: "pong", n: 0 }));
+  await publisher.send(commitFrame([{ id: "forged", data: Buffer.from("x") }], { ref: 1 }));
+  await ttl.send(frame({ type: "pong", n: 0 }));
   t.is(await receiveWithin(publisher, 1500), null, "no rejection, nothing");
   t.is(await receiveWithin(ttl, 1500), null, "no ping");
   t.false(alice.replica.nodes.has("forged"));
@@ -86,6 +86,6 @@ test("an unknown fresh keypair cannot even say hello", async (t) => {
   const stranger = await generateKeyPair();
   const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...stranger }) as zmq.Dealer;
   t.teardown(() => socket.close());
-  await socket.send(request({ type: "hello", ref: 1 }));
+  await socket.send(frame({ type: "hello", protocol: 2, ref: 1 }));
   t.is(await receiveWithin(socket, 1500), null);
 });

@@ -3,7 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { generateKeyPair } from "../../src/keys/index.js";
 import { attackCounter } from "../helpers/attacks.js";
-import { nextEvent, startServer } from "../helpers/server.js";
+import { committed, nextEvent, startServer } from "../helpers/server.js";
 
 const attacks = attackCounter("keystore");
 
@@ -20,7 +20,7 @@ test("revoked during a large transfer: the user is removed and the transfer stop
   t.deepEqual(await removed, ["leaver", "revoked"]);
   await sync; // finished before the revocation landed, or cut off by it: either way the user is gone
   t.is(server.userCount, 1);
-  const seen = nextEvent(owner, "event", (event: any) => event.type === "commit" && event.id === "after");
+  const seen = nextEvent(owner, "event", committed("after"));
   await owner.commit("after", Buffer.from("x"));
   await seen;
 });

@@ -1,9 +1,15 @@
 import test from "ava";
+import net from "node:net";
+import path from "node:path";
 import * as zmq from "zeromq";
-import { generateKeyPair } from "../../src/keys/index.js";
+import { KeyStore, generateKeyPair } from "../../src/keys/index.js";
 import { attackCounter } from "../helpers/attacks.js";
-import { joinByHand, rawPeer, receiveWithin, request } from "../helpers/raw.js";
-import { nextEvent, startServer, type TestServer } from "../helpers/server.js";
+import { runCli, tempDir } from "../helpers/cli.js";
+import { freePortBlock } from "../helpers/ports.js";
+import { commitFrame, curveGreeting, handshakeOutcome, joinByHand, rawPeer, receiveWithin } from "../helpers/raw.js";
+import { rssOf, serve } from "../helpers/serve.js";
+import { committed, nextEvent, startServer, type TestServer } from "../helpers/server.js";
+import { Client } from "../../src/client/index.js";
 
 const attacks = attackCounter("resources");
 /** The bound we state for an honest commit's round trip while the server is under attack. */
@@ -12,7 +18,7 @@ const HONEST_ROUND_TRIP_MS = 2000;
 /** An honest pair: a commit by one reaches the other, within the stated bound. */
 async function honestRoundTrip(t: any, writer: any, reader: any, id: string): Promise<number> {
   const started = Date.now();
-  const seen = nextEvent<[any]>(reader, "event", (event) => event.type === "commit" && event.id === id, 10_000);
+  const seen = nextEvent<[any]>(reader, "event", committed(id), 10_000);
   await writer.commit(id, Buffer.from(id));
   await seen;
   const elapsed = Date.now() - started;
@@ -53,7 +59,7 @@ test.serial("a joined client that never reads its subscriber loses only its own 
   const sub = rawPeer(server.config.port, 1, { serverPublicKey: server.server.publicKey, ...lazyKeys }) as zmq.Subscriber;
   t.teardown(() => (lazy.close(), sub.close()));
   attacks.count();
-  const last = nextEvent<[any]>(bob, "event", (event) => event.type === "commit" && event.id === "n399", 20_000);
+  const last = nextEvent<[any]>(bob, "event", committed("n399"), 20_000);
   await Promise.all(Array.from({ length: 400 }, (_, i) => alice.commit(`n${i}`, Buffer.alloc(64 * 1024, i))));
   await last;
   t.is(bob.replica.nodes.size, 400);
@@ -69,7 +75,7 @@ test.serial("a member committing as fast as it can does not starve honest users"
   let stop = false;
   const flood = (async () => {
     while (!stop) {
-      await flooder.publisher.send(request({ type: "commit", id: `f${sent % 100}`, kind: "", deps: [], mode: "full" }, [Buffer.alloc(1024)]));
+      await flooder.publisher.send(commitFrame([{ id: `f${sent % 100}`, data: Buffer.alloc(1024) }]));
       sent++;
     }
   })().catch(() => {}); // the flood ends when its socket closes, whatever the test's outcome
@@ -87,7 +93,7 @@ test.serial("a presence flood is rate limited and the others receive at most the
   const { alice, bob } = await honest(server);
   let presences = 0;
   bob.on("presence", () => presences++);
-  const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => alice.metadata({ i })));
+  const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => alice.presence({ i })));
   attacks.count(300);
   const limited = results.filter((result) => result.status === "rejected" && (result.reason as { code?: string }).code === "rate_limited").length;
   t.true(limited >= 240, `${limited} of 300 were rate limited`);
@@ -95,8 +101,8 @@ test.serial("a presence flood is rate limited and the others receive at most the
   t.true(presences <= 60, `${presences} presence updates reached bob`);
 });
 
-test.serial("an oversized frame drops the sender's connection and disturbs nobody", async (t) => {
-  const server = await startServer(t, { maxMessageSize: 256 * 1024 });
+test.serial("a frame far over the frame size drops the sender's connection and disturbs nobody", async (t) => {
+  const server = await startServer(t);
   const { alice, bob } = await honest(server);
   const big = await joinByHand(server.config.port, server.server.publicKey, await server.allow("big"));
   t.teardown(() => big.close());
@@ -105,9 +111,95 @@ test.serial("an oversized frame drops the sender's connection and disturbs nobod
     const timer = setTimeout(() => resolve(false), 5000);
     big.publisher.events.on("disconnect", () => (clearTimeout(timer), resolve(true)));
   });
-  await big.publisher.send(request({ type: "commit", id: "huge", kind: "", deps: [], mode: "full" }, [Buffer.alloc(1024 * 1024)]));
+  await big.publisher.send(commitFrame([{ id: "huge", data: Buffer.alloc(1024 * 1024) }]));
   t.true(await dropped, "the connection was dropped");
   t.is(await receiveWithin(big.publisher, 300), null);
   t.false(bob.replica.nodes.has("huge"));
   await honestRoundTrip(t, alice, bob, "after-oversize");
+});
+
+test.serial("2 keyless connections per port claiming 48 MiB frames are dropped, and the server grows by at most 32 MiB in all", async (t) => {
+  const cwd = await tempDir(t);
+  const port = await freePortBlock(4);
+  await runCli(["init"], { cwd });
+  const server = await serve(t, ["--no-state", "--bind", "127.0.0.1", "--port", String(port)], cwd);
+  const pid = server.child.pid!;
+  const before = await rssOf(pid);
+  let peak = before;
+  const sample = setInterval(() => void rssOf(pid).then((rss) => (peak = Math.max(peak, rss)), () => {}), 10);
+  t.teardown(() => clearInterval(sample));
+  const claim = Buffer.alloc(9);
+  claim[0] = 0x06; // a long command frame: the client's HELLO, as far as the server can tell
+  claim.writeBigUInt64BE(48n * 1024n * 1024n, 1);
+  const connections = Array.from({ length: 8 }, (_, i) => {
+    const socket = net.connect({ host: "127.0.0.1", port: port + (i % 4) });
+    t.teardown(() => socket.destroy());
+    socket.on("error", () => {});
+    socket.on("data", () => {});
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      socket.once("close", () => (clearTimeout(timer), resolve(true)));
+      // The greeting, the claim, then most of the claimed frame, as long as the server takes it.
+      socket.write(curveGreeting());
+      socket.write(claim);
+      const chunk = Buffer.alloc(1024 * 1024);
+      let sent = 0;
+      const more = () => {
+        while (sent < 47 && !socket.destroyed) {
+          sent++;
+          if (!socket.write(chunk)) return void socket.once("drain", more);
+        }
+      };
+      more();
+    });
+  });
+  attacks.count(8);
+  const closed = await Promise.all(connections);
+  t.deepEqual(closed, Array(8).fill(true), "the server closed every connection");
+  clearInterval(sample);
+  const grown = (Math.max(peak, await rssOf(pid)) - before) / 2 ** 20;
+  t.log(`RSS before ${(before / 2 ** 20).toFixed(0)} MiB, grown by ${grown.toFixed(1)} MiB at most`);
+  t.true(grown <= 32, `the server grew by ${grown.toFixed(1)} MiB`);
+});
+
+test.serial("a joined user who sends a message of 1,000,000 parts is expelled and its key banned; honest users go on", async (t) => {
+  t.timeout(120_000);
+  const cwd = await tempDir(t);
+  const port = await freePortBlock(4);
+  await runCli(["init"], { cwd });
+  const store = new KeyStore(path.join(cwd, "keys"));
+  const [malloryKeys, aliceKeys, bobKeys] = [await generateKeyPair(), await generateKeyPair(), await generateKeyPair()];
+  await store.allow("mallory", malloryKeys.publicKey, { role: "member", expires: null });
+  await store.allow("alice", aliceKeys.publicKey, { role: "member", expires: null });
+  await store.allow("bob", bobKeys.publicKey, { role: "member", expires: null });
+  const server = await serve(t, ["--no-state", "--open", "--bind", "127.0.0.1", "--port", String(port)], cwd);
+  const serverPublicKey = await store.serverPublicKey();
+  const join = async (keys: { publicKey: string; secretKey: string }) => {
+    const client = new Client({ host: "127.0.0.1", port, serverPublicKey, ...keys, requestTimeoutMs: 20_000 });
+    t.teardown(() => client.close());
+    client.connect();
+    await client.join();
+    await client.sync();
+    return client;
+  };
+  const [alice, bob] = [await join(aliceKeys), await join(bobKeys)];
+  const mallory = await joinByHand(port, serverPublicKey, malloryKeys, { answerPings: true });
+  t.teardown(() => mallory.close());
+  const pid = server.child.pid!;
+  const before = await rssOf(pid);
+  let peak = before;
+  const sample = setInterval(() => void rssOf(pid).then((rss) => (peak = Math.max(peak, rss)), () => {}), 10);
+  t.teardown(() => clearInterval(sample));
+  const gone = nextEvent<[any]>(alice, "event", (event) => event.type === "users" && !event.users.some((user: { name: string }) => user.name === "mallory"), 60_000);
+  await mallory.publisher.send(Array.from({ length: 1_000_000 }, () => Buffer.alloc(0)));
+  attacks.count();
+  await gone;
+  clearInterval(sample);
+  t.log(`RSS before ${(before / 2 ** 20).toFixed(0)} MiB, grown by ${((peak - before) / 2 ** 20).toFixed(0)} MiB at most (PROTOCOL.md §2, SECURITY.md: what a message of many parts costs)`);
+  t.regex(server.stdout(), /"event":"expelled","user":"mallory"/);
+  // Mallory's key is refused for the kick ban, at the handshake of every port.
+  const again = rawPeer(port, 0, { serverPublicKey, ...malloryKeys });
+  t.teardown(() => again.close());
+  t.is(await handshakeOutcome(again, 20_000), "auth");
+  await honestRoundTrip(t, alice, bob, "after-parts");
 });

@@ -31,7 +31,7 @@ test("a restart restores nodes, owners, deltas, session state and seq from the j
   const observer = await second.joined("observer");
   t.is(observer.replica.state, "open");
   t.deepEqual(snapshot(observer), before);
-  t.deepEqual(observer.replica.nodes.get("base")!.frames.map(String), ["v1", "+d1"]);
+  t.deepEqual(observer.replica.nodes.get("base")!.parts.map(String), ["v1", "+d1"]);
   t.is(observer.replica.nodes.get("shared")!.owner, "root");
 });
 
@@ -71,9 +71,9 @@ test("SIGKILL at random points loses nothing any client saw published; clients r
     client.connect();
     return client;
   };
-  /** Every event any client saw published, by seq, as JSON of header and frames. */
+  /** Every event any client saw published, by seq, as JSON of the event with its data. */
   const seen = new Map<number, string>();
-  const record = (client: Client) => client.on("event", (event, frames) => void seen.set(event.seq, JSON.stringify([event, frames.map((f) => f.toString("hex"))])));
+  const record = (client: Client) => client.on("event", (event) => void seen.set(event.seq, JSON.stringify(event)));
 
   for (let round = 0; round < 3; round++) {
     const server = await serve(t, args, cwd);
@@ -107,7 +107,7 @@ test("SIGKILL at random points loses nothing any client saw published; clients r
   const server = await serve(t, args, cwd);
   const checker = connect(observerKeys);
   const replayed = new Map<number, string>();
-  checker.on("event", (event, frames) => void replayed.set(event.seq, JSON.stringify([event, frames.map((f) => f.toString("hex"))])));
+  checker.on("event", (event) => void replayed.set(event.seq, JSON.stringify(event)));
   await checker.join();
   const fromEvents = await (async () => {
     await checker.resync(); // from seq 0: every event the journal holds
@@ -125,6 +125,6 @@ test("SIGKILL at random points loses nothing any client saw published; clients r
 
 function snapshot(client: Client) {
   return [...client.replica.nodes.values()]
-    .map((node) => ({ ...node, frames: node.frames.map((frame) => frame.toString("hex")) }))
+    .map((node) => ({ ...node, parts: node.parts.map((part) => part.toString("hex")) }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }

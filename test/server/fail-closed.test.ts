@@ -1,4 +1,5 @@
 import test from "ava";
+import { CURVE_FRAME_OVERHEAD, DEFAULT_LIMITS } from "../../src/protocol/index.js";
 import net from "node:net";
 import path from "node:path";
 import pino from "pino";
@@ -10,7 +11,7 @@ import { LISTEN_BACKLOG, StartupError, assertCurveAvailable } from "../../src/se
 import { ZAP_ENDPOINT } from "../../src/server/zap.js";
 import { runCli, tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
-import { PORT_NAMES, handshakeOutcome, rawPeer } from "../helpers/raw.js";
+import { PORT_NAMES, curveGreeting, handshakeOutcome, rawPeer } from "../helpers/raw.js";
 import { rssOf, serve } from "../helpers/serve.js";
 import { startServer } from "../helpers/server.js";
 
@@ -55,11 +56,11 @@ test("the server refuses to run when libzmq has no CURVE", (t) => {
   t.notThrows(() => assertCurveAvailable(zmq.capability));
 });
 
-test("every port has a message size limit, a handshake limit and its own enforced ZAP domain", async (t) => {
-  const { server } = await startServer(t, { maxMessageSize: 1234, handshakeIntervalMs: 2500 });
+test("every port has a message size limit just above a frame, a handshake limit and its own enforced ZAP domain", async (t) => {
+  const { server } = await startServer(t, { limits: { ...DEFAULT_LIMITS, frame: 1234 }, handshakeIntervalMs: 2500 });
   for (const name of PORT_NAMES) {
     const socket = server.socketFor(name);
-    t.is(socket.maxMessageSize, 1234, name);
+    t.is(socket.maxMessageSize, 1234 + CURVE_FRAME_OVERHEAD, name);
     t.is(socket.handshakeInterval, 2500, name);
     t.is(socket.zapDomain, name);
     t.true(socket.zapEnforceDomain);
@@ -96,16 +97,6 @@ test("a silent TCP peer is dropped after the handshake interval", async (t) => {
 });
 
 /** A ZMTP 3.0 greeting that asks for CURVE as a client. */
-function curveGreeting(): Buffer {
-  const greeting = Buffer.alloc(64);
-  greeting[0] = 0xff;
-  greeting[9] = 0x7f;
-  greeting[10] = 3;
-  greeting[11] = 0;
-  greeting.write("CURVE", 12, "ascii");
-  return greeting;
-}
-
 test("a raw peer that sends a CURVE greeting and claims a 300 MB frame is dropped without the server's memory growing", async (t) => {
   const cwd = await tempDir(t);
   const port = await freePortBlock(4);

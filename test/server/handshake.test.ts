@@ -1,7 +1,7 @@
 import test from "ava";
 import * as zmq from "zeromq";
 import { generateKeyPair } from "../../src/keys/index.js";
-import { PORT_NAMES, handshakeOutcome, rawPeer, receiveWithin, request } from "../helpers/raw.js";
+import { PORT_NAMES, frame, handshakeOutcome, headerOf, rawPeer, receiveWithin } from "../helpers/raw.js";
 import { startServer } from "../helpers/server.js";
 
 for (const [offset, port] of PORT_NAMES.entries()) {
@@ -31,7 +31,7 @@ for (const [offset, port] of PORT_NAMES.entries()) {
     const impostor = await generateKeyPair();
     const socket = rawPeer(config.port, offset, { serverPublicKey: impostor.publicKey, ...keys });
     t.teardown(() => socket.close());
-    if (socket instanceof zmq.Dealer) await socket.send(request({ type: "hello", ref: 1 }));
+    if (socket instanceof zmq.Dealer) await socket.send(frame({ type: "hello", protocol: 2, ref: 1 }));
     t.not(await handshakeOutcome(socket, 2000), "handshake");
     t.is(await receiveWithin(socket, 500), null);
   });
@@ -42,9 +42,9 @@ test("an allowed key completes the handshake on the command port and may say hel
   const keys = await allow("alice");
   const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...keys }) as zmq.Dealer;
   t.teardown(() => socket.close());
-  await socket.send(request({ type: "hello", ref: 7 }));
+  await socket.send(frame({ type: "hello", protocol: 2, ref: 7 }));
   const reply = await receiveWithin(socket, 3000);
-  t.like(JSON.parse(reply![0]!.toString()), { type: "hello", ref: 7, server: "curvehost" });
+  t.like(headerOf(reply![0]!), { type: "hello", ref: 7, server: "curvehost" });
 });
 
 test("an allowed key that has not joined is refused on the subscriber, publisher and ttl ports", async (t) => {

@@ -1,6 +1,6 @@
 import test from "ava";
-import { joinByHand, request } from "../helpers/raw.js";
-import { nextEvent, startServer } from "../helpers/server.js";
+import { commitFrame, joinByHand } from "../helpers/raw.js";
+import { committed, nextEvent, startServer } from "../helpers/server.js";
 
 test("a revoked user is removed within 2 s and its subscriber receives nothing more, while the others do", async (t) => {
   const { joined, store, server } = await startServer(t);
@@ -15,7 +15,7 @@ test("a revoked user is removed within 2 s and its subscriber receives nothing m
   const leaked: unknown[] = [];
   mallory.on("event", (event) => leaked.push(event));
   // Several commits after the removal: bob sees them all (through resync if the cycle cost him some), mallory none.
-  const last = nextEvent(bob, "event", (event: any) => event.type === "commit" && event.id === "after-4", 5000);
+  const last = nextEvent(bob, "event", committed("after-4"), 5000);
   for (let i = 0; i < 5; i++) await alice.commit(`after-${i}`, Buffer.from("secret plans"));
   await last;
   t.deepEqual([0, 1, 2, 3, 4].map((i) => bob.replica.nodes.has(`after-${i}`)), [true, true, true, true, true]);
@@ -31,9 +31,9 @@ test("a user that stops answering pings is lost after the timeout and its locks 
   const silent = await joinByHand(config.port, server.publicKey, keys);
   t.teardown(() => silent.close());
   t.like(silent.welcome, { type: "welcome", user: "silent" });
-  const committed = nextEvent(watcher, "event", (event: any) => event.type === "commit" && event.id === "held");
-  await silent.publisher.send(request({ type: "commit", ref: 2, id: "held", kind: "", deps: [], mode: "full" }, [Buffer.from("x")]));
-  await committed;
+  const seen = nextEvent(watcher, "event", committed("held"));
+  await silent.publisher.send(commitFrame([{ id: "held", data: Buffer.from("x") }], { ref: 2 }));
+  await seen;
   const released = nextEvent(watcher, "event", (event: any) => event.type === "rights" && event.ids.includes("held"), 3000);
   const [name, reason] = await nextEvent<[string, string]>(server, "departure", () => true, 3000);
   t.deepEqual([name, reason], ["silent", "lost"]);

@@ -1,27 +1,27 @@
 import test from "ava";
-import { nextEvent, startServer } from "../helpers/server.js";
+import type { ReplicaNode } from "../../src/client/index.js";
+import { committed, nextEvent, startServer } from "../helpers/server.js";
 
 test("two clients join, one commits, the other receives it with the right seq; a late joiner holds the same nodes", async (t) => {
   const { joined } = await startServer(t);
   const alice = await joined("alice");
   const bob = await joined("bob");
-  const received = nextEvent<[any, Buffer[]]>(bob, "event", (event) => event.type === "commit" && event.id === "cube");
+  const received = nextEvent<[any]>(bob, "event", committed("cube"));
   const seq = await alice.commit("cube", Buffer.from("vertices"), { kind: "mesh" });
-  const [event, frames] = await received;
+  const [event] = await received;
   t.is(event.seq, seq);
   t.is(event.from, "alice");
-  t.is(event.owner, "alice");
-  t.deepEqual(frames, [Buffer.from("vertices")]);
+  t.like(event.nodes, [{ id: "cube", kind: "mesh", mode: "full", owner: "alice", data: Buffer.from("vertices") }]);
 
   await alice.commit("cube", Buffer.from("+delta"), { kind: "mesh", mode: "delta" });
   await alice.commit("light", Buffer.from("sun"), { kind: "light", owner: "common", deps: ["cube"] });
   await bob.commit("camera", Buffer.alloc(100_000, 7), { kind: "camera" });
   const carol = await joined("carol");
   t.deepEqual(snapshot(carol.replica.nodes), snapshot(alice.replica.nodes));
-  t.deepEqual(carol.replica.nodes.get("cube")!.frames.map(String), ["vertices", "+delta"]);
+  t.deepEqual(carol.replica.nodes.get("cube")!.parts.map(String), ["vertices", "+delta"]);
   t.is(carol.replica.nodes.get("light")!.owner, "common");
   t.deepEqual(carol.replica.nodes.get("light")!.deps, ["cube"]);
-  t.is(carol.replica.nodes.get("camera")!.frames[0]!.length, 100_000);
+  t.is(carol.replica.nodes.get("camera")!.parts[0]!.length, 100_000);
   t.is(carol.replica.seq, alice.replica.seq);
 });
 
@@ -29,7 +29,7 @@ test("hello answers before a join; welcome names the user and role from the allo
   const { client } = await startServer(t, { session: "demo" });
   const dan = await client("dan", { role: "admin" });
   const hello = await dan.hello();
-  t.like(hello, { type: "hello", server: "curvehost", protocol: 1, session: "demo", state: "open", users: 0 });
+  t.like(hello, { type: "hello", server: "curvehost", protocol: 2, session: "demo", state: "open", users: 0 });
   const welcome = await dan.join();
   t.like(welcome, { type: "welcome", user: "dan", role: "admin", state: "open" });
   t.deepEqual(welcome.users.map((user) => user.name), ["dan"]);
@@ -59,7 +59,7 @@ test("presence reaches the others without a seq", async (t) => {
   const alice = await joined("alice");
   const bob = await joined("bob");
   const seen = nextEvent(bob, "presence", (presence: any) => presence.from === "alice");
-  await alice.metadata({ color: "#ff0000", view: [1, 2, 3] });
+  await alice.presence({ color: "#ff0000", view: [1, 2, 3] });
   const [presence] = (await seen) as [any];
   t.deepEqual(presence.data, { color: "#ff0000", view: [1, 2, 3] });
   t.false("seq" in presence);
@@ -77,12 +77,12 @@ test("resync replays exactly the events after a seq, as they were published", as
   await bob.resync();
   t.is(bob.replica.seq, seqs[19]!);
   t.deepEqual([...bob.replica.nodes.keys()].sort(), Array.from({ length: 15 }, (_, i) => `n${i + 5}`).sort());
-  t.is(bob.replica.nodes.get("n7")!.frames[0]!.toString(), "7");
+  t.is(bob.replica.nodes.get("n7")!.parts[0]!.toString(), "7");
 });
 
-function snapshot(nodes: Map<string, { id: string; owner: string; deps: string[]; kind: string; frames: Buffer[] }>) {
+function snapshot(nodes: Map<string, ReplicaNode>) {
   return [...nodes.values()]
-    .map((node) => ({ ...node, frames: node.frames.map((frame) => frame.toString("base64")) }))
+    .map((node) => ({ ...node, parts: node.parts.map((part) => part.toString("base64")) }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 

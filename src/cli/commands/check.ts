@@ -8,6 +8,7 @@ import { PORTS } from "../../server/config.js";
 import { clientKeys } from "../identity.js";
 import { identityOption } from "../options.js";
 import { say } from "../print.js";
+import { printable } from "../printable.js";
 
 interface Args {
   invite: string;
@@ -83,16 +84,15 @@ export const checkCommand: CommandModule<object, Args> = {
       const started = process.hrtime.bigint();
       const hello = await client.hello();
       const roundTrip = Number(process.hrtime.bigint() - started) / 1e6;
-      if (hello.protocol !== PROTOCOL_VERSION) {
-        bad(`the server speaks protocol ${hello.protocol}, this client ${PROTOCOL_VERSION}: update one of them`);
-        return report(1);
-      }
-      ok(`server ${hello.server} ${hello.version}, session "${hello.session}" (${hello.state}, ${hello.users} users); round trip ${roundTrip.toFixed(1)} ms`);
+      ok(`server ${printable(hello.server)} ${printable(hello.version)}, session "${printable(hello.session)}" (${hello.state}, ${hello.users} users), protocol ${PROTOCOL_VERSION}; round trip ${roundTrip.toFixed(1)} ms`);
       const welcome = await client.join();
-      ok(`joined as ${welcome.user} (${welcome.role}); the subscriber, publisher and ttl ports accept your key`);
+      ok(`joined as ${printable(welcome.user)} (${welcome.role}); the subscriber, publisher and ttl ports accept your key`);
       await client.leave();
     } catch (error) {
-      const reason = error instanceof ServerError ? `the server refused: ${error.message} (${error.code})` : (error as Error).message;
+      const reason =
+        error instanceof ServerError && error.code === "protocol_mismatch" ? error.message
+        : error instanceof ServerError ? `the server refused: ${printable(error.message)} (${printable(error.code)})`
+        : (error as Error).message;
       bad(reason);
       return report(1);
     } finally {

@@ -7,15 +7,14 @@ import { clientKeys } from "../identity.js";
 import { identityOption } from "../options.js";
 import { UsageError } from "../errors.js";
 import { say } from "../print.js";
+import { printable } from "../printable.js";
 
 interface Args {
   invite: string;
   identity: string | undefined;
 }
 
-const HELP = [
-  "commands: users | nodes | commit ID FILE [KIND] | lock ID.. | unlock ID.. | delete ID.. | open | kick NAME | quit",
-].join("\n");
+const HELP = "commands: users | nodes | commit ID FILE [KIND] | lock ID.. | unlock ID.. | give NAME ID.. | delete ID.. | open | kick NAME | quit";
 
 /** One line a user typed, carried out; returns false to stop. */
 async function run(client: Client, line: string): Promise<boolean> {
@@ -28,11 +27,11 @@ async function run(client: Client, line: string): Promise<boolean> {
     case "exit":
       return false;
     case "users":
-      for (const user of await client.users()) say(`  ${user.name} (${user.role}) ${user.latency === null ? "" : `${user.latency} ms`}`);
+      for (const user of await client.users()) say(`  ${printable(user.name)} (${user.role}) ${user.latency === null ? "" : `${user.latency} ms`}`);
       return true;
     case "nodes":
       for (const node of client.replica.nodes.values())
-        say(`  ${node.id} ${node.kind} owner=${node.owner} frames=${node.frames.length} bytes=${node.frames.reduce((n, f) => n + f.length, 0)}`);
+        say(`  ${printable(node.id)} ${printable(node.kind)} owner=${printable(node.owner)} parts=${node.parts.length} bytes=${node.parts.reduce((n, part) => n + part.length, 0)}`);
       return true;
     case "commit": {
       const [id, file, kind] = rest;
@@ -46,6 +45,12 @@ async function run(client: Client, line: string): Promise<boolean> {
     case "delete":
       await client[verb](rest);
       return true;
+    case "give": {
+      const [to, ...ids] = rest;
+      if (!to || ids.length === 0) throw new UsageError("give takes a user and one or more ids");
+      await client.give(ids, to);
+      return true;
+    }
     case "open":
       await client.open();
       return true;
@@ -71,19 +76,19 @@ export const connectCommand: CommandModule<object, Args> = {
     client.connect();
     const welcome = await client.join();
     await client.sync();
-    say(`joined "${invite.server.host}" as ${welcome.user} (${welcome.role}); session ${welcome.state}, ${client.replica.nodes.size} nodes, seq ${client.replica.seq}`);
+    say(`joined "${invite.server.host}" as ${printable(welcome.user)} (${welcome.role}); session ${welcome.state}, ${client.replica.nodes.size} nodes, seq ${client.replica.seq}`);
     say(HELP);
-    client.on("event", (event, frames) => {
-      const size = frames.reduce((n, frame) => n + frame.length, 0);
+    client.on("event", (event) => {
+      const ids = (list: string[]) => list.map(printable).join(",");
       const detail =
-        event.type === "commit" ? `${event.id} by ${event.from} (${event.mode}, ${size} bytes)`
-        : event.type === "rights" ? `${event.ids.join(",")} now ${event.owner}`
-        : event.type === "delete" ? `${event.ids.join(",")} by ${event.from}`
+        event.type === "commit" ? `${event.nodes.map((node) => `${printable(node.id)} (${node.mode}, ${node.data.length} bytes)`).join(", ")} by ${printable(event.from)}`
+        : event.type === "rights" ? `${ids(event.ids)} now ${printable(event.owner)}`
+        : event.type === "delete" ? `${ids(event.ids)} by ${printable(event.from)}`
         : event.type === "session" ? event.state
-        : event.users.map((user) => user.name).join(", ");
+        : event.users.map((user) => printable(user.name)).join(", ");
       say(`seq ${event.seq} ${event.type} ${detail}`);
     });
-    client.on("kicked", (by) => say(`kicked by ${by}`));
+    client.on("kicked", (by) => say(`kicked by ${printable(by)}`));
     const lines = readline.createInterface({ input: process.stdin, terminal: false });
     // Lines run one after another, so a script's commands keep their order and all finish before leaving.
     let queue: Promise<boolean> = Promise.resolve(true);

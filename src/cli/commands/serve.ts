@@ -3,6 +3,7 @@ import type { CommandModule } from "yargs";
 import { KeyStore, checkBasePort, fingerprint } from "../../keys/index.js";
 import { DEFAULTS, MAX_SUBSCRIBER_IO_THREADS, PORTS, type ServerConfig } from "../../server/config.js";
 import type { FsyncMode } from "../../server/journal/index.js";
+import { limitsFor } from "../../protocol/index.js";
 import { createLogger } from "../../server/log.js";
 import { Server } from "../../server/server.js";
 import { UsageError } from "../errors.js";
@@ -21,12 +22,18 @@ interface Args {
   session: string;
   timeout: number;
   "ping-interval": number;
-  "max-message-size": number;
+  "max-node-size": number;
+  "kick-ban": number;
   "max-users": number;
   "handshake-interval": number;
   "io-threads": number;
   open: boolean;
   pretty: boolean;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number, 0 or more.`);
+  return value;
 }
 
 function positive(name: string, value: number): number {
@@ -52,12 +59,13 @@ function toConfig(args: Args): ServerConfig {
     session: args.session,
     pingIntervalMs,
     timeoutMs,
-    maxMessageSize: positive("max-message-size", args["max-message-size"]),
+    limits: limitsFor(positive("max-node-size", args["max-node-size"])),
     maxUsers: positive("max-users", args["max-users"]),
     handshakeIntervalMs: positive("handshake-interval", args["handshake-interval"]),
     ioThreads: upTo("io-threads", args["io-threads"], MAX_SUBSCRIBER_IO_THREADS),
     historyBytes: DEFAULTS.historyBytes,
     usersEventIntervalMs: DEFAULTS.usersEventIntervalMs,
+    kickBanMs: nonNegative("kick-ban", args["kick-ban"]) * 1000,
     initialState: args.open ? "open" : "waiting",
     state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
   };
@@ -91,7 +99,8 @@ export const serveCommand: CommandModule<object, Args> = {
       .option("session", { type: "string", default: DEFAULTS.session, describe: "the session's name, shown to clients" })
       .option("timeout", { type: "number", default: DEFAULTS.timeoutMs, describe: "ms without a pong before a user is lost" })
       .option("ping-interval", { type: "number", default: DEFAULTS.pingIntervalMs, describe: "ms between pings" })
-      .option("max-message-size", { type: "number", default: DEFAULTS.maxMessageSize, describe: "largest message a client may send, in bytes" })
+      .option("max-node-size", { type: "number", default: DEFAULTS.limits.node, describe: "the most bytes one node's data may hold (a commit larger than a frame comes in pieces)" })
+      .option("kick-ban", { type: "number", default: DEFAULTS.kickBanMs / 1000, describe: "seconds a kicked user's key is refused (0: none), unless the host allows it anew" })
       .option("max-users", { type: "number", default: DEFAULTS.maxUsers, describe: "users joined at once" })
       .option("handshake-interval", { type: "number", default: DEFAULTS.handshakeIntervalMs, describe: "ms a peer has to complete its CURVE handshake" })
       .option("io-threads", { type: "number", default: DEFAULTS.ioThreads, describe: "libzmq I/O threads that encrypt the fan-out to subscribers, plus one for the other ports (default: one per core, up to 4)" })
