@@ -60,6 +60,7 @@ interface SceneFigures {
   bytes: number;
   held: { objects: number; vertices: number };
   expected: { objects: number; vertices: number };
+  cpu: { share: CpuWindow; join: CpuWindow };
 }
 
 /** A server, an admin Blender that builds `scene` and shares it, a member that joins; then `also`. */
@@ -88,19 +89,23 @@ async function shareAndJoin(
     const count = "result = {'objects': len(bpy.context.scene.objects), 'vertices': sum(len(m.vertices) for m in bpy.data.meshes if m.users)}";
     await admin.run(`import curvehost_blender\n${scene}\n${count}`, 300_000);
     const expected = await admin.run(count);
+    const sharing = new CpuMeter(server.measured, [admin.measured]);
     const shared = await admin.run(
       `t = time.perf_counter()\ns = curvehost_blender.connect(${JSON.stringify(await invite(0, "admin"))}, share=True)\n` +
         `result = {'seconds': time.perf_counter() - t, 'nodes': len(s.client.replica.nodes), 'bytes': sum(len(n.data) for n in s.client.replica.nodes.values())}`,
       300_000,
     );
+    const sharedCpu = sharing.stop();
+    const joining = new CpuMeter(server.measured, [member.measured]);
     const joined = await member.run(
       `import curvehost_blender\nt = time.perf_counter()\ns = curvehost_blender.connect(${JSON.stringify(await invite(1, "member"))})\n` +
         `result = {'seconds': time.perf_counter() - t}`,
       300_000,
     );
+    const joinedCpu = joining.stop();
     const held = await member.run(count);
     await also(admin, member, server);
-    return { share: shared.seconds, join: joined.seconds, nodes: shared.nodes, bytes: shared.bytes, held, expected };
+    return { share: shared.seconds, join: joined.seconds, nodes: shared.nodes, bytes: shared.bytes, held, expected, cpu: { share: sharedCpu, join: joinedCpu } };
   } finally {
     await Promise.all([admin.kill(), member.kill()]);
     await server.stop();
@@ -163,16 +168,20 @@ function sceneRows(label: string, figures: SceneFigures): Row[] {
       ? "the member holds the whole scene"
       : `THE MEMBER HOLDS ${figures.held.objects} OBJECTS AND ${figures.held.vertices} VERTICES OF ${figures.expected.objects} AND ${figures.expected.vertices}`;
   const size = `${figures.nodes} nodes, ${(figures.bytes / 1e6).toFixed(1)} MB`;
+  const { cpu: windows, ...details } = figures;
+  const share = cpuFields({ curvehost: windows.share });
+  const join = cpuFields({ curvehost: windows.join });
   return [
-    { bench: "blender share", params: label, unit: "s until the server has it", curvehost: figures.share, baseline: null, note: size, details: { ...figures } },
+    { bench: "blender share", params: label, unit: "s until the server has it", curvehost: figures.share, baseline: null, ...share, note: notes(size, share.note), details },
     {
       bench: "blender join",
       params: label,
       unit: "s until the member's Blender holds it",
       curvehost: figures.join,
       baseline: null,
-      note: notes(complete, size, label.includes("objects") ? "target < 1.5 s for 1,000 objects" : undefined),
-      details: { ...figures },
+      ...join,
+      note: notes(complete, size, label.includes("objects") ? "target < 1.5 s for 1,000 objects" : undefined, join.note),
+      details,
     },
   ];
 }
