@@ -150,10 +150,12 @@ class CURVEHOST_PT_session(bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         session = _session
-        if session is None:
+        if session is None or session.closed:
             layout.prop(context.window_manager, "curvehost_invite", text="Invite")
             layout.operator(CURVEHOST_OT_connect.bl_idname, icon="LINKED").share = False
             layout.operator(CURVEHOST_OT_connect.bl_idname, text="Share this scene (admin)", icon="WORLD").share = True
+            for message in list(session.messages)[-2:] if session else ():
+                layout.label(text=message, icon="INFO")  # why it ended, when it was not by Disconnect
             return
         box = layout.box()
         box.label(text=f"{session.name} ({session.role}) · session {session.state}", icon="USER")
