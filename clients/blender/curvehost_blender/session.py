@@ -67,6 +67,8 @@ class Session:
         else:
             local.empty_file(self.home_scene)
             self._reconcile()
+            if not self.client.replica.nodes:
+                self.report("the session holds no scene yet: it comes when an admin shares one")
         self.tracker.start()
         self.status = "connected"
         return self
