@@ -116,9 +116,12 @@ test.serial("a member killed mid-session comes back; a dropped connection resync
   const dir = await tempDir(t);
   const [alice, bob] = await Promise.all([blender(t, "alice"), blender(t, "bob")]);
   const bobInvite = await inviteFor(server, dir, "bob", "member");
+  // bob is there first: his file empties, and the scene comes when alice shares it.
+  await bob.run(connect(bobInvite, false, 1.5));
+  t.deepEqual(await bob.run("result = [len(bpy.data.objects), list(s.messages)]"), [0, ["the session holds no scene yet: it comes when an admin shares one"]]);
   await alice.run(connect(await inviteFor(server, dir, "alice", "admin"), true));
   await alice.run(`${CUBE}.select_set(False)`);
-  await bob.run(connect(bobInvite, false, 1.5));
+  await bob.until(`len(bpy.data.objects) == 3 and s.owner(${CUBE}) == 'common'`);
 
   // Killed: a new Blender with the same invite takes bob's place and the scene as it is.
   await bob.kill();
