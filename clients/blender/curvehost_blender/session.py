@@ -7,6 +7,7 @@ script calls it in its own loop, after `view_layer.update()`.
 """
 import collections
 import sys
+import threading
 import time
 import traceback
 
@@ -50,6 +51,7 @@ class Session:
         self.status = "connecting"
         self.closed = False
         self._next_try = 0.0
+        self._reconnecting = None  # the Attempt under way
 
     # ---- connecting ----
 
@@ -84,24 +86,28 @@ class Session:
         return client
 
     def _reconnect_if_due(self):
+        """Tries to reconnect every RETRY_SECONDS, in a thread: a server that does not answer
+        must not freeze Blender for the client's timeout. The thread resyncs a copy of the
+        replica, which this (main) thread takes over, with the new client, once it is done."""
+        attempt = self._reconnecting
+        if attempt is not None:
+            if attempt.is_alive():
+                return
+            self._reconnecting = None
+            if isinstance(attempt.outcome, BaseException):
+                self.status = f"reconnecting: {attempt.outcome}"
+                return
+            self.client = attempt.outcome
+            self.status = "connected"
+            self.report("reconnected; the session is up to date")
+            self._reconcile()
+            return
         now = time.monotonic()
         if now < self._next_try:
             return
         self._next_try = now + RETRY_SECONDS
-        old = self.client
-        try:
-            old.close()
-        except Exception:
-            pass
-        try:
-            fresh = self.curvehost.Client.from_invite(self.invite, timeout=self.timeout, replica=old.replica)
-            self.client = self._join(fresh)
-        except (self.curvehost.ConnectError, self.ServerError, OSError, TimeoutError) as error:
-            self.status = f"reconnecting: {error}"
-            return
-        self.status = "connected"
-        self.report("reconnected; the session is up to date")
-        self._reconcile()
+        self._reconnecting = Attempt(self, self.client, copy_replica(self.curvehost, self.client.replica))
+        self._reconnecting.start()
 
     def _reconcile(self):
         """After a join or a reconnection: brings this file to the replica, keeping local edits to send."""
@@ -144,7 +150,8 @@ class Session:
         try:
             self.outbox.collect()
             if self.client.lost:
-                self.status = f"connection lost ({self.client.lost}); reconnecting"
+                if self.status == "connected":
+                    self.status = f"connection lost ({self.client.lost}); reconnecting"
                 self._reconnect_if_due()
                 return
             self._handle(self.client.poll(timeout))
@@ -309,6 +316,42 @@ class Session:
             except Exception:
                 pass
             self.client.close()
+
+
+class Attempt(threading.Thread):
+    """One reconnection: closes the lost client `old`, then a new client joins and resyncs
+    `replica`; `outcome` is the joined client or the error. It touches nothing of Blender's."""
+
+    def __init__(self, session, old, replica):
+        super().__init__(name="curvehost reconnect", daemon=True)
+        self.session, self.old, self.replica, self.outcome = session, old, replica, None
+
+    def run(self):
+        session = self.session
+        try:
+            self.old.close()  # lost, and no longer used by the main thread: closing may linger
+        except Exception:
+            pass
+        try:
+            client = session.curvehost.Client.from_invite(session.invite, timeout=session.timeout, replica=self.replica)
+            self.outcome = session._join(client)
+        except Exception as error:
+            self.outcome = error
+            return
+        if session.closed:  # closed meanwhile: leave at once
+            try:
+                self.outcome.leave()
+            finally:
+                self.outcome.close()
+
+
+def copy_replica(curvehost, replica):
+    """A replica of the same state whose nodes, users and presence the copy's owner may change."""
+    copy = curvehost.Replica()
+    copy.seq, copy.state, copy.users = replica.seq, replica.state, list(replica.users)
+    copy.presence = dict(replica.presence)
+    copy.nodes = {nid: curvehost.Node(n.id, n.owner, n.kind, list(n.deps), list(n.parts)) for nid, n in replica.nodes.items()}
+    return copy
 
 
 def connect(invite, share=False, timeout=10.0, scene=None):
