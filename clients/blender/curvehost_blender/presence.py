@@ -1,5 +1,5 @@
 """Where this artist is (frame, selection, mode, view), sent at most PER_SECOND times a second
-when it changed; the server allows 30."""
+when it changed (the server allows 30), less often on a slow link."""
 import colorsys
 import hashlib
 import time
@@ -7,6 +7,9 @@ import time
 import bpy
 
 PER_SECOND = 10
+# The client waits for the server's answer to each presence: on a slow link presence goes
+# less often, so that waiting takes at most this share of Blender's time.
+WAITING_SHARE = 0.1
 MAX_SELECTION = 100  # ids of ~40 characters: well under the 8 KiB presence limit
 
 
@@ -34,11 +37,12 @@ class Presence:
         self.session = session
         self.sent = None
         self.when = 0.0
+        self.interval = 1.0 / PER_SECOND
 
     def update(self):
         session = self.session
         now = time.monotonic()
-        if now - self.when < 1.0 / PER_SECOND:
+        if now - self.when < self.interval:
             return
         registry = session.registry
         selection = [registry.id_of(obj, create=False) for obj in session.selected_objects()]
@@ -59,4 +63,6 @@ class Presence:
             if error.code != "rate_limited":
                 session.report(f"presence refused: {error.message}")
             return
+        waited = time.monotonic() - now
         self.sent, self.when = data, now
+        self.interval = max(1.0 / PER_SECOND, waited / WAITING_SHARE)
