@@ -7,7 +7,6 @@ script calls it in its own loop, after `view_layer.update()`.
 """
 import collections
 import sys
-import threading
 import time
 import traceback
 
@@ -19,6 +18,7 @@ from .ids import Registry
 from .incoming import Applier
 from .outgoing import COMMON, TRUST, Outbox
 from .presence import Presence
+from .reconnect import Attempt, copy_replica
 from .rights import Rights
 from .tracker import Tracker
 
@@ -316,42 +316,6 @@ class Session:
             except Exception:
                 pass
             self.client.close()
-
-
-class Attempt(threading.Thread):
-    """One reconnection: closes the lost client `old`, then a new client joins and resyncs
-    `replica`; `outcome` is the joined client or the error. It touches nothing of Blender's."""
-
-    def __init__(self, session, old, replica):
-        super().__init__(name="curvehost reconnect", daemon=True)
-        self.session, self.old, self.replica, self.outcome = session, old, replica, None
-
-    def run(self):
-        session = self.session
-        try:
-            self.old.close()  # lost, and no longer used by the main thread: closing may linger
-        except Exception:
-            pass
-        try:
-            client = session.curvehost.Client.from_invite(session.invite, timeout=session.timeout, replica=self.replica)
-            self.outcome = session._join(client)
-        except Exception as error:
-            self.outcome = error
-            return
-        if session.closed:  # closed meanwhile: leave at once
-            try:
-                self.outcome.leave()
-            finally:
-                self.outcome.close()
-
-
-def copy_replica(curvehost, replica):
-    """A replica of the same state whose nodes, users and presence the copy's owner may change."""
-    copy = curvehost.Replica()
-    copy.seq, copy.state, copy.users = replica.seq, replica.state, list(replica.users)
-    copy.presence = dict(replica.presence)
-    copy.nodes = {nid: curvehost.Node(n.id, n.owner, n.kind, list(n.deps), list(n.parts)) for nid, n in replica.nodes.items()}
-    return copy
 
 
 def connect(invite, share=False, timeout=10.0, scene=None):
