@@ -1,6 +1,6 @@
 /**
  * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--repeat N] [--profile DIR]
- *   SUITE: fanout, latency, commits, join, memory, handshakes; --repeat measures
+ *   SUITE: fanout, latency, commits, join, memory, handshakes, blender; --repeat measures
  *   each fan-out, latency and handshake row N times a side, interleaved, and
  *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
  *   profile of every curvehost server started into DIR.
@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { KeyStore, generateKeyPair, type KeyPair } from "../../src/keys/index.js";
 import type { BenchContext } from "./context.js";
 import { markdownTable, printRow, writeResults, type Row } from "./report.js";
+import { blenderSuite } from "./suites/blender.js";
 import { commitsSuite } from "./suites/commits.js";
 import { fanoutSuite } from "./suites/fanout.js";
 import { handshakesSuite } from "./suites/handshakes.js";
@@ -25,7 +26,7 @@ import { joinAndMemorySuites } from "./suites/join.js";
 import { latencySuite } from "./suites/latency.js";
 import { now } from "./timing.js";
 
-const SUITES = ["fanout", "latency", "commits", "join", "memory", "handshakes"] as const;
+const SUITES = ["fanout", "latency", "commits", "join", "memory", "handshakes", "blender"] as const;
 type Suite = (typeof SUITES)[number];
 /** The writer, and up to 64 receivers or joined users. */
 const USERS = 65;
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
     ["commits", suites.has("commits"), () => commitsSuite(ctx, emit)],
     ["join, memory", suites.has("join") || suites.has("memory"), () => joinAndMemorySuites(ctx, emit, { join: suites.has("join"), memory: suites.has("memory") })],
     ["handshakes", suites.has("handshakes"), () => handshakesSuite(ctx, emit)],
+    ["blender", suites.has("blender"), () => blenderSuite(ctx, emit)],
   ];
   const failures: string[] = [];
   for (const [name, selected, run] of plan) {
