@@ -39,7 +39,7 @@ export class Admission {
   private readonly subscribers = new Set<string>();
   /** Told when a joined key completes a second subscriber handshake. */
   onSecondSubscriber: (user: User) => void = () => {};
-  /** Refused handshakes, by the key's fingerprint or the address: a flood of them logs counts, not lines. */
+  /** Refused handshakes, by the peer's address: a flood of them logs counts, not lines. */
   private readonly refusals: LogLimiter;
 
   constructor(
@@ -69,7 +69,8 @@ export class Admission {
   /** The ZAP decision for one handshake. Every refusal is logged. */
   authorize(request: ZapRequest): ZapVerdict {
     const refuse = (reason: string, print?: string): ZapVerdict => {
-      if (this.refusals.admit(print ?? request.address))
+      // By address: a flood from one place, however many keys it tries, logs counts.
+      if (this.refusals.admit(request.address))
         this.log.warn({ event: "handshake_refused", domain: request.domain, address: request.address, fingerprint: print ?? null, reason }, "handshake refused");
       return { allow: false, reason };
     };

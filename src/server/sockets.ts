@@ -22,7 +22,14 @@ export function assertCurveAvailable(capability: Partial<Record<string, boolean>
 /** Messages a slow subscriber may have queued before libzmq drops for it alone. */
 const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
 /** Replies queued per command peer before the outbox holds the rest in JavaScript. */
-const ROUTER_HIGH_WATER_MARK = 1_000;
+/**
+ * Frames libzmq queues per peer on a ROUTER, out and in: with frames of up to
+ * limits.frame (256 KiB), a peer that reads nothing holds at most 16 MiB of
+ * replies in libzmq (the rest waits in the outbox, which has a bound of its own),
+ * and one that sends faster than the server reads at most 64 MiB of requests.
+ */
+const ROUTER_SEND_HIGH_WATER_MARK = 64;
+const ROUTER_RECEIVE_HIGH_WATER_MARK = 256;
 /**
  * Connections the kernel queues on a port until libzmq's I/O thread accepts them
  * (capped by net.core.somaxconn). libzmq's default of 100 overflowed in a burst of
@@ -76,8 +83,8 @@ function createRouter(context: zmq.Context, config: ServerConfig, secretKey: str
     ...secureOptions(context, config, secretKey, domain),
     mandatory: true,
     sendTimeout: 0,
-    sendHighWaterMark: ROUTER_HIGH_WATER_MARK,
-    receiveHighWaterMark: ROUTER_HIGH_WATER_MARK,
+    sendHighWaterMark: ROUTER_SEND_HIGH_WATER_MARK,
+    receiveHighWaterMark: ROUTER_RECEIVE_HIGH_WATER_MARK,
   });
 }
 
