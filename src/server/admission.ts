@@ -5,9 +5,8 @@
  */
 import type { Logger } from "pino";
 import { fingerprint, type Allowlist, type KeyEntry, type KeyStatus, type KeyStore } from "../keys/index.js";
-import type { RemovalReason } from "./context.js";
 import { LogLimiter } from "./log-limiter.js";
-import type { User, Users } from "./users.js";
+import type { User, Users, RemovalReason } from "./users.js";
 import type { ZapRequest, ZapVerdict } from "./zap.js";
 
 /** A key's status, with the bans of kicks on top of the allowlist's. */

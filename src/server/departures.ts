@@ -11,14 +11,13 @@
 import type { Logger } from "pino";
 import type { Broadcaster } from "./broadcast.js";
 import type { ServerConfig } from "./config.js";
-import type { RemovalReason } from "./context.js";
 import { COMMON } from "./nodes.js";
 import type { Outbox } from "./outbox.js";
 import type { Session } from "./session.js";
 import { PORTS, type PortName } from "../protocol/index.js";
 import type { ServerSockets } from "./sockets.js";
 import { Throttle } from "./throttle.js";
-import type { User, Users } from "./users.js";
+import type { User, Users, RemovalReason } from "./users.js";
 
 /** Removals that cut every connection of the user at once. */
 const FOR_CAUSE: ReadonlySet<RemovalReason> = new Set(["revoked", "expired", "kicked", "expelled"]);

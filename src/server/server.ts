@@ -13,7 +13,7 @@ import { Broadcaster } from "./broadcast.js";
 import { CommandHandler } from "./commands.js";
 import { handleCommit } from "./commits.js";
 import { PORTS, type PortName, type ServerConfig } from "./config.js";
-import type { RemovalReason, ServerContext } from "./context.js";
+import type { ServerContext } from "./context.js";
 import { Departures } from "./departures.js";
 import { eventFrames } from "./events.js";
 import { History } from "./history.js";
@@ -25,7 +25,7 @@ import { receiveEach } from "../transport/receive.js";
 import { LogLimiter } from "./log-limiter.js";
 import { Throttle } from "./throttle.js";
 import { Pinger } from "./ttl.js";
-import type { User } from "./users.js";
+import type { User, RemovalReason } from "./users.js";
 import { Users } from "./users.js";
 import { ZapHandler } from "./zap.js";
 

@@ -47,6 +47,9 @@ export class RecentRefs {
   }
 }
 
+/** Why a user stops being joined (PROTOCOL.md §8). */
+export type RemovalReason = "left" | "kicked" | "expelled" | "lost" | "revoked" | "expired" | "replaced" | "stalled";
+
 const routingKey = (routingId: Buffer) => routingId.toString("latin1");
 
 export class Users {
