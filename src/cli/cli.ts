@@ -12,15 +12,24 @@ import { keysCommand } from "./commands/keys.js";
 import { revokeCommand } from "./commands/revoke.js";
 import { rotateCommand } from "./commands/rotate.js";
 import { serveCommand } from "./commands/serve.js";
+import { isZ85Key } from "../keys/index.js";
 import { describeError } from "./errors.js";
 
+const args = hideBin(process.argv);
+
+/**
+ * A failure is one line, and it never repeats a key given on the command line: yargs quotes
+ * arguments it does not expect, and a key in the wrong place may be a secret pasted by mistake.
+ */
 function fail(message: string, code: number): never {
-  process.stderr.write(`curvehost: ${message}\n`);
+  let line = message;
+  for (const arg of args) if (isZ85Key(arg)) line = line.split(arg).join("(a key)");
+  process.stderr.write(`curvehost: ${line}\n`);
   process.exit(code);
 }
 
 try {
-  await yargs(hideBin(process.argv))
+  await yargs(args)
     .scriptName("curvehost")
     .command(serveCommand)
     .command(initCommand)

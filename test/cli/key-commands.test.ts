@@ -91,6 +91,35 @@ test("allow refuses bad names, duplicates, bad keys and past expiries, leaving t
   t.deepEqual((await fs.readdir(path.join(keys, "allowed"))).sort(), before);
 });
 
+test("no error repeats a secret key: a broken key file is named by file and line, a misplaced key not quoted", async (t) => {
+  const { cwd, keys } = await initialised(t);
+  await runCli(["keygen", "alice", "--out", "me"], { cwd });
+  const secretFile = path.join(cwd, "me", "alice.key_secret");
+  const text = await fs.readFile(secretFile, "utf8");
+  const secret = /secret-key = "(.{40})"/.exec(text)![1]!;
+  const line = text.split("\n").findIndex((l) => l.includes("secret-key")) + 1;
+  // The closing quote lost and a word after it: the line is no longer "name = value".
+  await fs.writeFile(secretFile, text.replace(`"${secret}"`, () => `"${secret} oops`));
+  const results = [
+    await runCli(["allow", "carol", "me/alice.key_secret"], { cwd }),
+    await runCli(["allow", "carol", `${secret}x`], { cwd }), // one character too many
+    await runCli(["allow", secret, "carol"], { cwd }), // arguments swapped
+    await runCli(["allow", "carol", "me/alice.key", secret], { cwd }), // one argument too many
+  ];
+  oneSentenceError(t, results[0]!, new RegExp(`alice\\.key_secret is not a certificate: its line ${line} is not "name = value"\\.`));
+  oneSentenceError(t, results[1]!, /The KEY given \(41 characters\) is neither a 40-character Z85 public key nor a key file\./);
+  oneSentenceError(t, results[2]!, /A 40-character key was given where a name belongs: give the name first, then the key\./);
+  oneSentenceError(t, results[3]!, /Unknown argument: \(a key\)/);
+  // A secret certificate dropped into allowed/ by hand, broken the same way: reported without its secret.
+  await fs.copyFile(secretFile, path.join(keys, "allowed", "alice.key"));
+  const listed = await runCli(["keys"], { cwd });
+  t.regex(listed.stderr, new RegExp(`alice\\.key is ignored: its line ${line} is not "name = value"`));
+  for (const result of [...results, listed]) {
+    for (let i = 0; i + 8 <= secret.length; i++) t.false((result.stdout + result.stderr).includes(secret.slice(i, i + 8)), result.stderr);
+  }
+  t.deepEqual((await fs.readdir(path.join(keys, "allowed"))).sort(), ["alice.key", "host.key"], "no carol was allowed");
+});
+
 test("invite issues a keypair, allows it and writes one 0600 file with a warning", async (t) => {
   const { cwd, keys } = await initialised(t);
   const result = await runCli(["invite", "carol", "--host", "example.org", "--port", "6000", "--role", "admin"], { cwd });

@@ -83,7 +83,7 @@ test("a damaged allowlist file grants nothing and is reported", async (t) => {
   const { allowlist, problems } = await store.readAllowlist();
   t.deepEqual(allowlist.entries(), []);
   t.is(problems.length, 1);
-  t.regex(problems[0]!, /junk\.key is ignored: its public-key is not a 40-character Z85 key/);
+  t.regex(problems[0]!, /junk\.key is ignored: its public-key \(line 2\) is not a 40-character Z85 key/);
 });
 
 /** A watcher on `store` and a way to wait, within 2 s, for the allowlist it reports to give `publicKey` a state. */

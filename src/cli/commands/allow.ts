@@ -13,11 +13,15 @@ interface Args {
   expires: string | undefined;
 }
 
-/** KEY is a Z85 public key, or the path of a certificate file that holds one. */
+/**
+ * KEY is a Z85 public key, or the path of a certificate file that holds one. A KEY that is
+ * neither is not quoted back: it may be a secret key pasted by mistake.
+ */
 async function resolvePublicKey(key: string): Promise<string> {
+  const length = key.length; // before isZ85Key narrows the type
   if (isZ85Key(key)) return key;
   if (existsSync(key)) return readPublicKey(key);
-  throw new UsageError(`"${key}" is neither a 40-character Z85 public key nor a key file.`);
+  throw new UsageError(`The KEY given (${length} characters) is neither a 40-character Z85 public key nor a key file.`);
 }
 
 export const allowCommand: CommandModule<object, Args> = {
