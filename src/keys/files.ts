@@ -71,6 +71,40 @@ export async function checkStoreDirMode(dir: string): Promise<void> {
   }
 }
 
+/** A certificate is a few hundred bytes: a file in the key folders far larger than that is not one. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads a file from a key folder (allowed/, revoked/): null if it is gone; a KeyStoreError for
+ * what is plainly not a certificate, which grants nothing (a folder, a FIFO, a socket, a file
+ * over MAX_KEY_FILE_BYTES); any other error as it is (EACCES, EIO, EMFILE, ELOOP...): then what
+ * the file says is unknown. Opened without blocking, so that a FIFO cannot hang the reader.
+ */
+export async function readKeyFile(file: string): Promise<string | null> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return null;
+    if (isCode(error, "ENXIO")) throw new KeyStoreError("it is not a regular file"); // a socket
+    throw error;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new KeyStoreError("it is not a regular file");
+    if (stat.size > MAX_KEY_FILE_BYTES)
+      throw new KeyStoreError(`it is larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, far too large for a certificate`);
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The error code of a failed file operation (EACCES, ...), for a sentence. */
+export function codeOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+}
+
 export async function readTextIfExists(file: string): Promise<string | null> {
   try {
     return await fs.readFile(file, "utf8");

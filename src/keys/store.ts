@@ -18,8 +18,10 @@ import {
   SECRET_FILE_MODE,
   checkSecretFileMode,
   checkStoreDirMode,
+  codeOf,
   ensurePrivateDir,
   isCode,
+  readKeyFile,
   readTextIfExists,
   writeFileAtomic,
 } from "./files.js";
@@ -34,8 +36,14 @@ const STORE_GITIGNORE = "# Written by curvehost: nothing in a key store belongs 
 
 export interface AllowlistSnapshot {
   allowlist: Allowlist;
-  /** Files that could not be read as certificates; each grants nothing. */
+  /** Files that are not valid certificates; each grants nothing. */
   problems: string[];
+  /**
+   * Why this reading cannot be trusted whole: a folder that could not be listed or a file that
+   * could not be read (EACCES, EMFILE, ...), so that what it says is unknown. Empty when the
+   * store read cleanly. AllowlistWatcher fails closed on them.
+   */
+  faults: string[];
 }
 
 export class KeyStore {
@@ -132,27 +140,40 @@ export class KeyStore {
     });
   }
 
-  /** Reads allowed/ and revoked/. A file that is not a valid certificate is reported and grants nothing. */
+  /**
+   * Reads allowed/ and revoked/. A file that is not a valid certificate is reported and grants
+   * nothing; one that cannot be read at all is a fault (see AllowlistSnapshot). Never throws for
+   * what it finds on disk.
+   */
   async readAllowlist(): Promise<AllowlistSnapshot> {
     const problems: string[] = [];
-    const allowed = await this.readEntries(this.allowedDir, problems);
-    const revoked = await this.readEntries(this.revokedDir, problems);
-    return { allowlist: new Allowlist(allowed, revoked), problems };
+    const faults: string[] = [];
+    const allowed = await this.readEntries(this.allowedDir, problems, faults);
+    const revoked = await this.readEntries(this.revokedDir, problems, faults);
+    return { allowlist: new Allowlist(allowed, revoked), problems, faults };
   }
 
-  private async readEntries(dir: string, problems: string[]): Promise<KeyEntry[]> {
+  private async readEntries(dir: string, problems: string[], faults: string[]): Promise<KeyEntry[]> {
     let names: string[];
     try {
       names = (await fs.readdir(dir)).filter((name) => name.endsWith(KEY_SUFFIX)).sort();
     } catch (error) {
       if (isCode(error, "ENOENT")) return [];
-      throw error;
+      faults.push(`${dir} cannot be listed (${codeOf(error)})`);
+      return [];
     }
     const entries: KeyEntry[] = [];
     for (const fileName of names) {
       const file = path.join(dir, fileName);
       try {
-        const text = await readTextIfExists(file);
+        let text: string | null;
+        try {
+          text = await readKeyFile(file);
+        } catch (error) {
+          if (error instanceof KeyStoreError) throw error;
+          faults.push(`${file} cannot be read (${codeOf(error)})`);
+          continue;
+        }
         if (text === null) continue; // removed while we listed
         const cert = parseCertificate(text);
         if (typeof cert === "string") throw new KeyStoreError(cert);
@@ -169,7 +190,10 @@ export class KeyStore {
   async allow(name: string, publicKey: string, options: { role: Role; expires: string | null }): Promise<KeyEntry> {
     await this.requireExisting();
     checkName(name);
-    const { allowlist } = await this.readAllowlist();
+    const { allowlist, faults } = await this.readAllowlist();
+    // What cannot be read may already hold the name or the key; and a running server would not admit it.
+    if (faults.length > 0)
+      throw new KeyStoreError(`The key store cannot be read whole (${faults[0]}); fix that first, nothing was changed.`);
     if (allowlist.entries().some((entry) => entry.name === name))
       throw new KeyStoreError(`A key named ${name} is already allowed; revoke it first or choose another name.`);
     const status = allowlist.status(publicKey);

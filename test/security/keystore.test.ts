@@ -84,3 +84,20 @@ test("a server secret made readable by others while running is reported at once"
   await warned;
   t.truthy(logs.find((line) => line.event === "key_store" && /chmod 600/.test(line.msg)));
 });
+
+test("a key file that can no longer be read on a running server fails closed: its user is removed, the others stay, the host is told", async (t) => {
+  attacks.count();
+  const { joined, store, server, logs } = await startServer(t);
+  await joined("erin");
+  const frank = await joined("frank");
+  const removed = nextEvent<[string, string]>(server, "departure", (name) => name === "erin", 5000);
+  const warned = nextEvent<[string]>(server, "warning", (message) => /erin\.key cannot be read \(ELOOP\)/.test(message), 5000);
+  // Replaced by a link to itself: opening it fails, so what it says is unknown (a chmod would not stop root).
+  const file = path.join(store.allowedDir, "erin.key");
+  await fs.rm(file);
+  await fs.symlink("erin.key", file);
+  t.deepEqual(await removed, ["erin", "revoked"]);
+  await warned;
+  t.truthy(logs.find((line) => line.event === "key_store" && /does not read cleanly/.test(line.msg)));
+  t.like(await frank.users(), [{ name: "frank" }]);
+});
