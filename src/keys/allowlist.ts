@@ -32,7 +32,7 @@ export class Allowlist {
   /**
    * What both this allowlist and `previous` allow — with the lesser role and the earlier expiry
    * of the two — and what either revokes: the allowlist to trust when this one was read from a
-   * store that did not read cleanly (AllowlistWatcher). A key is admitted by it only if it was
+   * store that was not in order (AllowlistWatcher). A key is admitted by it only if it was
    * allowed before and its file still reads and allows it.
    */
   within(previous: Allowlist): Allowlist {

@@ -3,7 +3,7 @@
  * ssh-style refusal of a secret that others can read.
  */
 import { randomBytes } from "node:crypto";
-import { promises as fs, constants } from "node:fs";
+import { promises as fs, constants, type Stats } from "node:fs";
 import path from "node:path";
 import { KeyStoreError } from "./errors.js";
 
@@ -64,11 +64,19 @@ export async function checkSecretFileMode(file: string): Promise<void> {
 
 /** A store directory others can write to lets them plant keys; refuse it. */
 export async function checkStoreDirMode(dir: string): Promise<void> {
-  const stat = await fs.stat(dir);
-  if ((stat.mode & 0o022) !== 0) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
-    throw new KeyStoreError(`The key store ${dir} can be written by others (mode ${mode}); run: chmod 700 ${dir}`);
-  }
+  const problem = writableByOthers(dir, await fs.stat(dir));
+  if (problem) throw new KeyStoreError(`The key store ${problem}`);
+}
+
+/**
+ * The sentence for a folder of the key store that group or others can write to, who could then
+ * plant keys or remove revocations; null for one they cannot. Reading is not checked: the
+ * folders hold public keys only.
+ */
+export function writableByOthers(dir: string, stat: Stats): string | null {
+  if ((stat.mode & 0o022) === 0) return null;
+  const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
+  return `${dir} can be written by others (mode ${mode}); run: chmod 700 ${dir}`;
 }
 
 /** A certificate is a few hundred bytes: a file in the key folders far larger than that is not one. */

@@ -11,9 +11,9 @@
  * watches left, the store is polled every 0.5 s instead, by the files' stats.
  *
  * Fail closed: a reading with faults (a folder or a file that cannot be read, so that what it
- * says is unknown) keeps a key allowed only if it was allowed before and its file still reads
+ * says is unknown; a folder others can write to, so that anyone may have put anything in it) keeps a key allowed only if it was allowed before and its file still reads
  * and allows it (Allowlist.within), admits no other key, keeps every revocation, and is tried
- * again every second until the store reads cleanly.
+ * again every second until the store is in order.
  */
 import { statSync, watch, promises as fs, type FSWatcher } from "node:fs";
 import path from "node:path";
@@ -28,9 +28,9 @@ export interface WatchEvents {
    * files that grant nothing; after a periodic reading or a retry, only if it differs.
    */
   onChange(allowlist: Allowlist, problems: string[]): void;
-  /** Something the host must fix: the secret made readable by others, a store that does not read cleanly. */
+  /** Something the host must fix: the secret made readable by others, a store not in order (faults). */
   onWarning(message: string): void;
-  /** The store reads cleanly again after a warning that it did not: the allowlist is its own again. */
+  /** The store is in order again after a warning that it was not: the allowlist is its own again. */
   onRecovered?(message: string): void;
 }
 
@@ -43,7 +43,7 @@ export interface WatchOptions {
   rereadMs: number;
   /** How often the store is polled where change events are not used. */
   pollMs: number;
-  /** While the store does not read cleanly, how often it is read again. */
+  /** While the store has faults, how often it is read again. */
   retryMs: number;
 }
 
@@ -60,7 +60,7 @@ export class AllowlistWatcher {
   private delivered = "";
   /** A change was reported since the last reading began. */
   private changedSinceRead = false;
-  /** The warning about faults last given; empty while the store reads cleanly. */
+  /** The warning about faults last given; empty while the store is in order. */
   private faultWarning = "";
   private secretWarned = false;
   private polling = false;
@@ -85,7 +85,7 @@ export class AllowlistWatcher {
 
   /**
    * Reads the allowlist and starts watching; returns what was read. Refuses (KeyStoreError) a
-   * store that does not read cleanly: there is no allowlist from before to fall back on.
+   * store with faults: there is no allowlist from before to fall back on.
    */
   async start(): Promise<Allowlist> {
     this.polling = !this.options.events || (await onRemoteFileSystem(this.store.dir));
@@ -97,7 +97,7 @@ export class AllowlistWatcher {
     if (fault !== undefined) {
       this.stop();
       const others = more.length > 0 ? ` (and ${more.length} more)` : "";
-      throw new KeyStoreError(`The key store cannot be read whole: ${fault}${others}; fix it and start again.`);
+      throw new KeyStoreError(`The key store is not in order: ${fault}${others}; fix it and start again.`);
     }
     for (const problem of snapshot.problems) this.events.onWarning(problem);
     this.allowlist = snapshot.allowlist;
@@ -185,7 +185,7 @@ export class AllowlistWatcher {
       this.events.onChange(allowlist, problems);
     }
     if (clean) {
-      if (this.faultWarning) this.events.onRecovered?.("The key store reads cleanly again; its allowlist is in force.");
+      if (this.faultWarning) this.events.onRecovered?.("The key store is in order again; its allowlist is in force.");
       this.faultWarning = "";
       return;
     }
@@ -194,7 +194,7 @@ export class AllowlistWatcher {
       .filter((entry) => read.status(entry.publicKey).state !== "revoked" && allowlist.status(entry.publicKey).state === "unknown")
       .map((entry) => entry.name);
     const warning =
-      `The key store does not read cleanly: ${faults.join("; ")}. Until it does, a key stays allowed only if it was allowed ` +
+      `The key store is not in order: ${faults.join("; ")}. Until it is, a key stays allowed only if it was allowed ` +
       `before and its file still reads${held.length > 0 ? ` (held back: ${held.join(", ")})` : ""}; it is read again every ${this.options.retryMs / 1000} s.`;
     if (warning !== this.faultWarning) this.events.onWarning(warning);
     this.faultWarning = warning;

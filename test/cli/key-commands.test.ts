@@ -171,6 +171,29 @@ test("revoke by name or fingerprint moves the key to revoked/ and removes its in
   oneSentenceError(t, await runCli(["revoke", "nobody"], { cwd }), /No allowed key is named or fingerprinted nobody/);
 });
 
+test("revoke NAME revokes every file that names it, and a key folder others can write to is named with the chmod that fixes it", async (t) => {
+  const { cwd, keys } = await initialised(t);
+  await runCli(["invite", "bob", "--host", "h"], { cwd });
+  await runCli(["keygen", "robert", "--out", "me"], { cwd });
+  // A second key for bob, put in by hand under a numbered name.
+  await fs.copyFile(path.join(cwd, "me", "robert.key"), path.join(keys, "allowed", "bob~2.key"));
+  t.regex((await runCli(["keys"], { cwd })).stderr, /bob~2\.key is ignored: a name has one file in allowed\/, bob\.key; numbered copies belong in revoked\/\./);
+  const revoked = await runCli(["revoke", "bob"], { cwd });
+  t.is(revoked.code, 0, revoked.stderr);
+  t.is(revoked.stdout.match(/^Revoked bob \(SHA256:\S{43}\)\.$/gm)?.length, 2, revoked.stdout);
+  t.regex(revoked.stdout, /refuses the keys and removes their users within 2 seconds/);
+  t.deepEqual(await fs.readdir(path.join(keys, "allowed")), ["host.key"]);
+  t.deepEqual((await fs.readdir(path.join(keys, "revoked"))).sort(), ["bob.key", "bob~2.key"]);
+
+  const allowed = path.join(keys, "allowed");
+  await fs.chmod(allowed, 0o777);
+  const listed = await runCli(["keys"], { cwd });
+  t.is(listed.code, 0);
+  t.regex(listed.stderr, new RegExp(`^warning: ${escape(allowed)} can be written by others \\(mode 0777\\); run: chmod 700 ${escape(allowed)}; until this is fixed`, "m"));
+  oneSentenceError(t, await runCli(["allow", "robert", "me/robert.key"], { cwd }), /^curvehost: The key store is not in order \(.*allowed can be written by others \(mode 0777\); run: chmod 700 .*allowed\); fix that first, nothing was changed\.$/m);
+  t.deepEqual(await fs.readdir(allowed), ["host.key"]);
+});
+
 test("rotate replaces the server key and updates the invites kept in the store", async (t) => {
   const { cwd, keys } = await initialised(t);
   await runCli(["invite", "hal", "--host", "h"], { cwd });

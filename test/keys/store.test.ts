@@ -9,6 +9,7 @@ import {
   AllowlistWatcher,
   KeyStore,
   KeyStoreError,
+  fingerprint,
   generateKeyPair,
   type Allowlist,
   type KeyPair,
@@ -266,7 +267,7 @@ test("a folder or a FIFO named like a key file grants nothing and stops nothing:
   ]);
 });
 
-test("a key file that cannot be read fails closed: only keys allowed before and still readable stay, until the store reads cleanly", async (t) => {
+test("a key file that cannot be read fails closed: only keys allowed before and still readable stay, until the store is in order", async (t) => {
   const store = await newStore(t);
   const [ann, bob, carl] = await Promise.all([1, 2, 3].map(() => generateKeyPair()));
   await store.allow("ann", ann!.publicKey, { role: "member", expires: null });
@@ -311,13 +312,84 @@ test("a store that cannot be read whole is refused at start and by allow, in one
   t.teardown(() => watcher.stop());
   await t.throwsAsync(watcher.start(), {
     instanceOf: KeyStoreError,
-    message: `The key store cannot be read whole: ${path.join(store.allowedDir, "loop.key")} cannot be read (ELOOP); fix it and start again.`,
+    message: `The key store is not in order: ${path.join(store.allowedDir, "loop.key")} cannot be read (ELOOP); fix it and start again.`,
   });
   await t.throwsAsync(store.allow("ann", pair.publicKey, { role: "member", expires: null }), {
     instanceOf: KeyStoreError,
-    message: /^The key store cannot be read whole \(.*loop\.key cannot be read \(ELOOP\)\); fix that first, nothing was changed\.$/,
+    message: /^The key store is not in order \(.*loop\.key cannot be read \(ELOOP\)\); fix that first, nothing was changed\.$/,
   });
   t.deepEqual(await fs.readdir(store.allowedDir), ["loop.key"]);
+});
+
+test("key folders that others can write to are refused at start and by allow, and fail closed on a running watcher", async (t) => {
+  const store = await newStore(t);
+  const [ann, bob] = await Promise.all([generateKeyPair(), generateKeyPair()]);
+  await store.allow("ann", ann!.publicKey, { role: "member", expires: null });
+  await fs.chmod(store.allowedDir, 0o777);
+  await fs.chmod(store.revokedDir, 0o770);
+  const fix = (dir: string, mode: string) => `${dir} can be written by others (mode ${mode}); run: chmod 700 ${dir}`;
+  t.deepEqual((await store.readAllowlist()).faults, [fix(store.allowedDir, "0777"), fix(store.revokedDir, "0770")]);
+  const refused = new AllowlistWatcher(store, { onChange: () => {}, onWarning: () => {} });
+  t.teardown(() => refused.stop());
+  await t.throwsAsync(refused.start(), { message: `The key store is not in order: ${fix(store.allowedDir, "0777")} (and 1 more); fix it and start again.` });
+  await t.throwsAsync(store.allow("bob", bob!.publicKey, { role: "member", expires: null }), { message: /^The key store is not in order \(.*allowed can be written by others .*\); fix that first, nothing was changed\.$/ });
+  t.deepEqual(await fs.readdir(store.allowedDir), ["ann.key"]);
+
+  // Fixed, then opened while running: a key planted meanwhile is held back, and admitted once the folder is fixed.
+  await fs.chmod(store.allowedDir, 0o700);
+  await fs.chmod(store.revokedDir, 0o700);
+  const { seen, latest, until, reaches } = await watch(t, store, { ...EVENTS_ONLY, retryMs: 100 });
+  await fs.chmod(store.allowedDir, 0o757);
+  await until("the warning", () => seen.warnings.some((w) => w.includes(fix(store.allowedDir, "0757"))));
+  await handWritten(store.allowedDir, "bob", bob!);
+  await until("bob held back", () => seen.warnings.some((w) => /held back: bob/.test(w)));
+  t.is(latest().status(bob!.publicKey).state, "unknown");
+  t.is(latest().status(ann!.publicKey).state, "allowed");
+  const admitted = reaches(bob!, "allowed");
+  await fs.chmod(store.allowedDir, 0o755); // readable by others is fine: public keys only
+  await admitted;
+  t.is(seen.recovered.length, 1);
+});
+
+test("one name, one file: a numbered copy in allowed/ grants nothing, and revoking the name leaves nothing of it allowed", async (t) => {
+  const store = await newStore(t);
+  const [first, second] = await Promise.all([generateKeyPair(), generateKeyPair()]);
+  await store.allow("bob", first!.publicKey, { role: "member", expires: null });
+  const copy = await handWritten(store.allowedDir, "bob~2", second!, "admin");
+  const { allowlist, problems } = await store.readAllowlist();
+  t.is(allowlist.status(second!.publicKey).state, "unknown");
+  t.deepEqual(problems, [`${copy} is ignored: a name has one file in allowed/, bob.key; numbered copies belong in revoked/.`]);
+  t.deepEqual(allowlist.entries().map((entry) => entry.name), ["bob"]);
+  // Nor can it be used to take the name again.
+  const third = await generateKeyPair();
+  await fs.rm(path.join(store.allowedDir, "bob.key"));
+  await t.throwsAsync(store.allow("bob", third.publicKey, { role: "member", expires: null }), { message: `${copy} already names bob (it grants nothing); revoke bob first or choose another name.` });
+  await handWritten(store.allowedDir, "bob", first!);
+
+  const revoked = await store.revoke("bob");
+  t.deepEqual(revoked.map((entry) => entry.publicKey).sort(), [first!.publicKey, second!.publicKey].sort());
+  t.deepEqual(await fs.readdir(store.allowedDir), []);
+  t.deepEqual((await fs.readdir(store.revokedDir)).sort(), ["bob.key", "bob~2.key"]);
+  const after = (await store.readAllowlist()).allowlist;
+  for (const pair of [first!, second!]) t.is(after.status(pair.publicKey).state, "revoked");
+});
+
+test("a key that two allowed files hold grants nothing, and revoking its fingerprint removes both", async (t) => {
+  const store = await newStore(t);
+  const pair = await generateKeyPair();
+  await store.allow("alice", pair.publicKey, { role: "member", expires: null });
+  const second = await handWritten(store.allowedDir, "mallory", pair, "admin");
+  const { allowlist, problems } = await store.readAllowlist();
+  t.is(allowlist.status(pair.publicKey).state, "unknown");
+  t.deepEqual(problems, [
+    `${path.join(store.allowedDir, "alice.key")} is ignored: mallory.key holds the same key; keep one of them.`,
+    `${second} is ignored: alice.key holds the same key; keep one of them.`,
+  ]);
+  await t.throwsAsync(store.allow("carol", pair.publicKey, { role: "member", expires: null }), { message: "That key is already allowed as alice." });
+  const revoked = await store.revoke(fingerprint(pair.publicKey));
+  t.deepEqual(revoked.map((entry) => entry.name).sort(), ["alice", "mallory"]);
+  t.deepEqual(await fs.readdir(store.allowedDir), []);
+  t.is((await store.readAllowlist()).allowlist.status(pair.publicKey).state, "revoked");
 });
 
 /** CPU time a process has used, in clock ticks (10 ms), from /proc: user and system. */

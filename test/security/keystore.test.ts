@@ -2,6 +2,7 @@ import test from "ava";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { generateKeyPair } from "../../src/keys/index.js";
+import { formatCertificate } from "../../src/keys/zcert.js";
 import { attackCounter } from "../helpers/attacks.js";
 import { nextEvent, startServer } from "../helpers/server.js";
 
@@ -98,6 +99,29 @@ test("a key file that can no longer be read on a running server fails closed: it
   await fs.symlink("erin.key", file);
   t.deepEqual(await removed, ["erin", "revoked"]);
   await warned;
-  t.truthy(logs.find((line) => line.event === "key_store" && /does not read cleanly/.test(line.msg)));
+  t.truthy(logs.find((line) => line.event === "key_store" && /is not in order/.test(line.msg)));
   t.like(await frank.users(), [{ name: "frank" }]);
+});
+
+test("allowed/ made writable by others on a running server admits nothing new until fixed; joined users stay; the host is told the chmod", async (t) => {
+  attacks.count();
+  const { joined, store, server, logs } = await startServer(t);
+  const gina = await joined("gina");
+  const chmod = `run: chmod 700 ${store.allowedDir}`;
+  const warned = nextEvent<[string]>(server, "warning", (message) => message.includes(chmod), 5000);
+  await fs.chmod(store.allowedDir, 0o777);
+  await warned;
+  // Anyone could have planted this one meanwhile.
+  const planted = await generateKeyPair();
+  const heldBack = nextEvent<[string]>(server, "warning", (message) => /held back: hank/.test(message), 5000);
+  const metadata = { name: "hank", role: "admin", created: new Date().toISOString() };
+  await fs.writeFile(path.join(store.allowedDir, "hank.key"), formatCertificate({ publicKey: planted.publicKey, metadata }));
+  await heldBack;
+  t.false(server.allows(planted.publicKey));
+  t.like(await gina.users(), [{ name: "gina" }]);
+  t.truthy(logs.find((line) => line.event === "key_store" && line.msg.includes(chmod)));
+  // The host fixes the mode (and would remove what they did not put there).
+  const admitted = nextEvent(server, "allowlist", () => server.allows(planted.publicKey), 5000);
+  await fs.chmod(store.allowedDir, 0o700);
+  await admitted;
 });
