@@ -248,8 +248,11 @@ export class KeyStore {
    */
   async revoke(nameOrFingerprint: string): Promise<KeyEntry[]> {
     await this.requireExisting();
-    const { snapshot, allowedFiles } = await this.read();
     const byFingerprint = looksLikeFingerprint(nameOrFingerprint);
+    if (!byFingerprint && nameOrFingerprint.startsWith("SHA256:"))
+      throw new KeyStoreError(`${nameOrFingerprint} is not a fingerprint: those are SHA256: and 43 characters of base64.`);
+    if (!byFingerprint) checkName(nameOrFingerprint); // "", "../x": no file could be named so
+    const { snapshot, allowedFiles } = await this.read();
     const targets = allowedFiles.filter((file) =>
       byFingerprint ? file.entry.fingerprint === nameOrFingerprint : file.entry.name === nameOrFingerprint,
     );

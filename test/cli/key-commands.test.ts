@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { KeyStore, readInvite } from "../../src/keys/index.js";
+import { KeyStore, fingerprint, generateKeyPair, readInvite } from "../../src/keys/index.js";
 import { modeOf, runCli, tempDir } from "../helpers/cli.js";
 
 /** A temporary working directory with an initialised store at ./keys. */
@@ -74,6 +74,40 @@ test("allow takes a key as text or as a file, with role and expiry; keys lists i
   const text = (await runCli(["keys"], { cwd })).stdout;
   t.regex(text, /^NAME +ROLE +STATE +FINGERPRINT +ADDED +EXPIRES +LAST SEEN$/m);
   t.regex(text, /^bob +member +allowed +SHA256:/m);
+});
+
+/** A public key that starts with `prefix` (about 1 key in 85 starts with "-", 1 in 7,225 with "--"). */
+async function keyStartingWith(prefix: string, exclude: RegExp = /^$/): Promise<string> {
+  for (;;) {
+    const { publicKey } = await generateKeyPair();
+    if (publicKey.startsWith(prefix) && !exclude.test(publicKey)) return publicKey;
+  }
+}
+
+test("a key that starts with \"-\" is taken as it is, with or without \"--\" before it, and so is a fingerprint after \"--\"", async (t) => {
+  const { cwd } = await initialised(t);
+  const dash = await keyStartingWith("-", /^--/);
+  // A key that reads as a long option (--name or --name=...) needs "--"; any other works as it is.
+  const double = await keyStartingWith("--", /^--[a-z][a-z-]*(=|$)/);
+  const other = await keyStartingWith("-", /^--/);
+  const results = [
+    await runCli(["allow", "bob", dash], { cwd }),
+    await runCli(["allow", "carol", double, "--role", "admin"], { cwd }),
+    await runCli(["allow", "--expires", "7d", "dan", "--", other], { cwd }),
+  ];
+  for (const result of results) t.is(result.code, 0, result.stderr);
+  const listed = JSON.parse((await runCli(["keys", "--json"], { cwd })).stdout) as any[];
+  const byName = Object.fromEntries(listed.map((row) => [row.name, row]));
+  t.is(byName["bob"].publicKey, dash);
+  t.is(byName["carol"].publicKey, double);
+  t.is(byName["carol"].role, "admin");
+  t.is(byName["dan"].publicKey, other);
+  t.truthy(byName["dan"].expires);
+  // After "--" everything is an operand: a fingerprint, and a name.
+  t.is((await runCli(["revoke", "--", fingerprint(dash)], { cwd })).code, 0);
+  t.is((await runCli(["revoke", "--", "carol"], { cwd })).code, 0);
+  const after = JSON.parse((await runCli(["keys", "--json"], { cwd })).stdout) as any[];
+  t.deepEqual(after.filter((row) => row.state === "revoked").map((row) => row.name).sort(), ["bob", "carol"]);
 });
 
 test("allow refuses bad names, duplicates, bad keys and past expiries, leaving the allowlist as it was", async (t) => {
@@ -169,6 +203,8 @@ test("revoke by name or fingerprint moves the key to revoked/ and removes its in
   const { allowlist } = await new KeyStore(keys).readAllowlist();
   t.is(allowlist.status(gus.client.publicKey).state, "revoked");
   oneSentenceError(t, await runCli(["revoke", "nobody"], { cwd }), /No allowed key is named or fingerprinted nobody/);
+  oneSentenceError(t, await runCli(["revoke", ""], { cwd }), /^curvehost: A name cannot be empty\.$/m);
+  oneSentenceError(t, await runCli(["revoke", "SHA256:abc"], { cwd }), /^curvehost: SHA256:abc is not a fingerprint: those are SHA256: and 43 characters of base64\.$/m);
 });
 
 test("revoke NAME revokes every file that names it, and a key folder others can write to is named with the chmod that fixes it", async (t) => {

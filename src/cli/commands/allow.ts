@@ -2,14 +2,14 @@ import { existsSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { KeyStore, checkName, isZ85Key, parseExpiry, readPublicKey, type Role } from "../../keys/index.js";
 import { UsageError } from "../errors.js";
-import { expiresOption, keysOption, roleOption } from "../options.js";
+import { DEFAULT_ROLE, expiresOption, keysOption, roleOption } from "../options.js";
 import { say } from "../print.js";
 
 interface Args {
   keys: string;
   name: string;
   key: string;
-  role: Role;
+  role: Role | undefined;
   expires: string | undefined;
 }
 
@@ -40,7 +40,7 @@ export const allowCommand: CommandModule<object, Args> = {
     checkName(args.name);
     const publicKey = await resolvePublicKey(args.key);
     const expires = args.expires === undefined ? null : parseExpiry(args.expires);
-    const entry = await store.allow(args.name, publicKey, { role: args.role, expires });
+    const entry = await store.allow(args.name, publicKey, { role: args.role ?? DEFAULT_ROLE, expires });
     say(
       `Allowed ${entry.name} as ${entry.role}: ${entry.fingerprint}${expires ? `, until ${expires}` : ""}.`,
       "A running server accepts the key within 2 seconds.",

@@ -18,6 +18,7 @@ export async function exportState(dir: string, outFile: string): Promise<{ seq: 
     throw new JournalError(`There is no state directory at ${dir}.`);
   });
   if (!names.some((name) => /^(journal|snapshot)-\d+\./.test(name))) throw new JournalError(`${dir} holds no session state.`);
+  if ((await fs.stat(outFile).catch(() => null))?.isDirectory()) throw new JournalError(`${outFile} is a directory; name the file to export to.`);
   const { loaded, damage } = await scanState(dir);
   if (damage && !damage.tornTail)
     throw new JournalError(`${damage.file} is damaged at byte ${damage.offset}; start the server with --repair first.`);
