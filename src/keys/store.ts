@@ -305,7 +305,7 @@ export class KeyStore {
   private async freeRevokedFile(name: string): Promise<string> {
     for (let n = 1; ; n++) {
       const file = path.join(this.revokedDir, n === 1 ? `${name}${KEY_SUFFIX}` : `${name}~${n}${KEY_SUFFIX}`);
-      if (!(await fs.lstat(file).then(() => true, (error: unknown) => (isCode(error, "ENOENT") ? false : Promise.reject(error))))) return file;
+      if (!(await exists(file))) return file;
     }
   }
 
@@ -347,6 +347,17 @@ function granting(files: KeyFile[], problems: string[]): KeyEntry[] {
     }
   }
   return entries;
+}
+
+/** Whether anything is at `file`: a file, a folder, a FIFO, a dangling link. */
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return false;
+    throw error;
+  }
 }
 
 /** The fault of a store folder that others can write to: they could plant or remove keys. Null if it cannot be stat'ed (listing it says why). */

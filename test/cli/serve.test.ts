@@ -65,6 +65,7 @@ test("options that contradict each other, repeat, or lack their value are refuse
     [["serve", "--no-keys", "--no-state"], "--no-keys means nothing: --keys takes a value."],
     [["serve", "--state", "keys/journal"], "--state keys/journal and --keys keys overlap; give the journal and the key store a directory each."],
     [["serve", "--state", ".", "--keys", "k"], "--state . and --keys k overlap; give the journal and the key store a directory each."],
+    [["serve", "--state", "..journal", "--keys", "."], "--state ..journal and --keys . overlap; give the journal and the key store a directory each."],
     [["keys", "--keys", "a", "--keys", "b"], "--keys is given twice; give it once."],
     [["init", "--admin="], "--admin needs a value."],
     [["invite", "eve", "--host", "h", "--public-only", "--role", "admin"], "--public-only keeps the role and expiry the key was allowed with; drop --role and --expires, or --public-only."],

@@ -71,7 +71,10 @@ function conflicts(args: Args): true {
     throw new OptionError("--fsync has no journal to flush with --no-state; give one of them.");
   if (args.state !== false) {
     const [state, keys] = [path.resolve(args.state), path.resolve(args.keys)];
-    const within = (inner: string, outer: string) => inner === outer || !path.relative(outer, inner).startsWith("..");
+    const within = (inner: string, outer: string) => {
+      const relative = path.relative(outer, inner);
+      return relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+    };
     if (within(state, keys) || within(keys, state))
       throw new OptionError(`--state ${args.state} and --keys ${args.keys} overlap; give the journal and the key store a directory each.`);
   }
