@@ -6,9 +6,10 @@
  * - the store folder's parent, for the store itself replaced.
  * A folder replaced is watched anew at the next reading (its inode differs). What change events
  * can miss (a change made by another machine on a shared file system, an overflowing event
- * queue) is caught by a full reading every 30 s. Where events cannot be trusted at all (NFS,
- * SMB, FUSE, 9p, all of which miss changes made elsewhere), or when the system has no inotify
- * watches left, the store is polled every 0.5 s instead, by the files' stats.
+ * queue) is caught by a look at every key file's stats every 30 s, which any write changes (its
+ * ctime); the store is read only if they did. Where events cannot be trusted at all (NFS, SMB,
+ * FUSE, 9p, all of which miss changes made elsewhere), or when the system has no inotify watches
+ * left, that look is taken every 0.5 s instead.
  *
  * Fail closed: a reading with faults (a folder or a file that cannot be read, so that what it
  * says is unknown; a folder others can write to, so that anyone may have put anything in it) keeps a key allowed only if it was allowed before and its file still reads
@@ -25,7 +26,7 @@ import type { AllowlistSnapshot, KeyStore } from "./store.js";
 export interface WatchEvents {
   /**
    * A new allowlist, after any change to allowed/ or revoked/ (once per burst of changes), with the
-   * files that grant nothing; after a periodic reading or a retry, only if it differs.
+   * files that grant nothing; after a retry, only if it differs.
    */
   onChange(allowlist: Allowlist, problems: string[]): void;
   /** Something the host must fix: the secret made readable by others, a store not in order (faults). */
@@ -39,16 +40,16 @@ export interface WatchOptions {
   events: boolean;
   /** After a change event, how long to gather the rest of its burst (an atomic write, an editor's save) before reading. */
   settleMs: number;
-  /** How often the store is read anyway, for what change events miss. */
-  rereadMs: number;
-  /** How often the store is polled where change events are not used. */
+  /** How often the files' stats are looked at anyway, for what change events miss. */
+  recheckMs: number;
+  /** How often they are looked at where change events are not used. */
   pollMs: number;
   /** While the store has faults, how often it is read again. */
   retryMs: number;
 }
 
 /** Every timing well inside the 2 s in which an allow or a revocation must take effect. */
-export const WATCH_OPTIONS: WatchOptions = { events: true, settleMs: 50, rereadMs: 30_000, pollMs: 500, retryMs: 1000 };
+export const WATCH_OPTIONS: WatchOptions = { events: true, settleMs: 50, recheckMs: 30_000, pollMs: 500, retryMs: 1000 };
 
 /** Linux file systems (statfs f_type) on which inotify misses changes made by other machines. */
 const REMOTE_FILE_SYSTEMS = new Set([0x6969, 0x517b, 0xff534d42, 0xfe534d42, 0x65735546, 0x01021997, 0x00c36400, 0x5346414f]);
@@ -56,7 +57,7 @@ const REMOTE_FILE_SYSTEMS = new Set([0x6969, 0x517b, 0xff534d42, 0xfe534d42, 0x6
 export class AllowlistWatcher {
   private readonly options: WatchOptions;
   private allowlist = new Allowlist([], []);
-  /** What onChange was last given: a reading no change prompted (periodic, a retry) calls it only if this differs. */
+  /** What onChange was last given: a reading no change prompted (a retry) calls it only if this differs. */
   private delivered = "";
   /** A change was reported since the last reading began. */
   private changedSinceRead = false;
@@ -64,9 +65,8 @@ export class AllowlistWatcher {
   private faultWarning = "";
   private secretWarned = false;
   private polling = false;
-  /** In polling mode, the stats seen at the last reading. */
+  /** The files' stats as the last reading began. */
   private stats = "";
-  private lastRead = 0;
   private readonly watches = new Map<string, { ino: number; watcher: FSWatcher }>();
   private ticker: NodeJS.Timeout | undefined;
   private settling: NodeJS.Timeout | undefined;
@@ -90,8 +90,8 @@ export class AllowlistWatcher {
   async start(): Promise<Allowlist> {
     this.polling = !this.options.events || (await onRemoteFileSystem(this.store.dir));
     // Watch first, so that a change made while the store is read is seen.
-    if (this.polling) this.stats = await this.statSignature();
-    else this.arm();
+    if (!this.polling) this.arm();
+    this.stats = await this.statSignature();
     const snapshot = await this.store.readAllowlist();
     const [fault, ...more] = snapshot.faults;
     if (fault !== undefined) {
@@ -102,8 +102,7 @@ export class AllowlistWatcher {
     for (const problem of snapshot.problems) this.events.onWarning(problem);
     this.allowlist = snapshot.allowlist;
     this.delivered = describe(snapshot.allowlist, snapshot.problems);
-    this.lastRead = Date.now();
-    this.tickEvery(this.polling ? this.options.pollMs : this.options.rereadMs);
+    this.tickEvery(this.polling ? this.options.pollMs : this.options.recheckMs);
     return snapshot.allowlist;
   }
 
@@ -120,13 +119,10 @@ export class AllowlistWatcher {
     this.ticker = setInterval(() => void this.tick(), ms).unref();
   }
 
-  /** The periodic look: a full reading when events are used; when polling, a reading if any stat changed (or every rereadMs). */
+  /** The periodic look: a reading if any stat changed since the last one. */
   private async tick(): Promise<void> {
-    if (this.polling) {
-      const changed = (await this.statSignature()) !== this.stats;
-      if (!changed && Date.now() - this.lastRead < this.options.rereadMs) return;
-      if (changed) this.changedSinceRead = true;
-    }
+    if (this.reading || (await this.statSignature()) === this.stats) return;
+    this.changedSinceRead = true;
     await this.refresh();
   }
 
@@ -161,8 +157,8 @@ export class AllowlistWatcher {
     const announce = this.changedSinceRead;
     this.changedSinceRead = false;
     await this.checkSecret();
-    if (this.polling) this.stats = await this.statSignature();
-    else this.arm();
+    if (!this.polling) this.arm();
+    this.stats = await this.statSignature();
     let snapshot: AllowlistSnapshot;
     try {
       snapshot = await this.store.readAllowlist();
@@ -170,7 +166,6 @@ export class AllowlistWatcher {
       // readAllowlist reports what it finds on disk; anything thrown is unforeseen, and nothing read can be trusted.
       snapshot = { allowlist: new Allowlist([], []), problems: [], faults: [`it could not be read (${(error as Error).message})`] };
     }
-    this.lastRead = Date.now();
     if (!this.stopped) this.apply(snapshot, announce);
   }
 
@@ -282,7 +277,7 @@ export class AllowlistWatcher {
     this.events.onWarning(`${dir} cannot be watched for changes (${codeOf(error)})${hint}; the key store is polled every ${this.options.pollMs} ms instead.`);
   }
 
-  /** Polling mode: the stats of the secret, the folders and every key file, which any change alters. */
+  /** The stats of the secret, the folders and every key file, which any change alters. */
   private async statSignature(): Promise<string> {
     const { serverSecretFile, dir, allowedDir, revokedDir } = this.store;
     const parts = await Promise.all([serverSecretFile, dir, allowedDir, revokedDir].map(statLine));

@@ -108,8 +108,8 @@ async function handWritten(dir: string, name: string, pair: KeyPair, role = "mem
   return file;
 }
 
-/** Every change event and no periodic reading: what a test sees can only come from the events. */
-const EVENTS_ONLY: Partial<WatchOptions> = { rereadMs: 3_600_000 };
+/** Every change event and no periodic look at the stats: what a test sees can only come from the events. */
+const EVENTS_ONLY: Partial<WatchOptions> = { recheckMs: 3_600_000 };
 
 /**
  * A watcher on `store`, what it reported, and `until`: a wait (checked now and at each report)
@@ -189,7 +189,7 @@ test("the watcher warns once when the server secret becomes readable by others",
 test("polled, as on a network file system, the watcher sees allow, an edit in place and revoke", async (t) => {
   const store = await newStore(t);
   const [pair, other] = await Promise.all([generateKeyPair(), generateKeyPair()]);
-  const { reaches } = await watch(t, store, { events: false, pollMs: 50, rereadMs: 3_600_000 });
+  const { reaches } = await watch(t, store, { events: false, pollMs: 50 });
   const allowed = reaches(pair!, "allowed");
   await store.allow("ann", pair!.publicKey, { role: "member", expires: null });
   await allowed;
