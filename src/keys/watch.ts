@@ -4,17 +4,19 @@
  * - allowed/ and revoked/, for any key file added, removed, renamed over or edited in place;
  * - the store folder, for allowed/ or revoked/ replaced, and for the server secret's mode;
  * - the store folder's parent, for the store itself replaced.
- * A folder replaced is watched anew at the next reading (its inode differs). What change events
+ * A folder replaced is watched anew at the next reading (its inode differs, or it reported an
+ * event named after itself: ext4 gives a folder made again the inode it had). What change events
  * can miss (a change made by another machine on a shared file system, an overflowing event
  * queue) is caught by a look at every key file's stats every 30 s, which any write changes (its
  * ctime); the store is read only if they did. Where events cannot be trusted at all (NFS, SMB,
  * FUSE, 9p, all of which miss changes made elsewhere), or when the system has no inotify watches
  * left, that look is taken every 0.5 s instead.
  *
- * Fail closed: a reading with faults (a folder or a file that cannot be read, so that what it
- * says is unknown; a folder others can write to, so that anyone may have put anything in it) keeps a key allowed only if it was allowed before and its file still reads
- * and allows it (Allowlist.within), admits no other key, keeps every revocation, and is tried
- * again every second until the store is in order.
+ * Fail closed: after a reading with faults (a folder or a file that cannot be read, so that what
+ * it says is unknown; a folder others can write to, so that anyone may have put anything in it)
+ * a key stays allowed only if it was allowed before and its file still reads and allows it
+ * (Allowlist.within); no other key is admitted, every revocation stays, and the store is read
+ * again every second until it is in order.
  */
 import { statSync, watch, promises as fs, type FSWatcher } from "node:fs";
 import path from "node:path";
