@@ -72,7 +72,7 @@ test("options that contradict each other, repeat, or lack their value are refuse
     [["invite", "eve", "--host", "h", "--public-only", "--expires", "7d"], "--public-only keeps the role and expiry the key was allowed with; drop --role and --expires, or --public-only."],
   ];
   for (const [args, sentence] of refusals) {
-    const result = await runCli(args, { cwd, timeoutMs: 10_000 });
+    const result = await runCli(args, { cwd });
     t.is(result.code, 2, args.join(" "));
     t.is(result.stderr, `curvehost: ${sentence} See: curvehost --help\n`, args.join(" "));
   }
