@@ -4,6 +4,9 @@ import path from "node:path";
 import { KeyStore, fingerprint, generateKeyPair, readInvite } from "../../src/keys/index.js";
 import { modeOf, runCli, tempDir } from "../helpers/cli.js";
 
+// The tests added for issue 18 run a dozen CLIs each: serially, before the others, so that the file
+// starts no more node processes at once than it did (on a loaded machine, each needs its turn).
+
 /** A temporary working directory with an initialised store at ./keys. */
 async function initialised(t: ExecutionContext): Promise<{ cwd: string; keys: string }> {
   const cwd = await tempDir(t);
@@ -84,7 +87,7 @@ async function keyStartingWith(prefix: string, exclude: RegExp = /^$/): Promise<
   }
 }
 
-test("a key that starts with \"-\" is taken as it is, with or without \"--\" before it, and so is a fingerprint after \"--\"", async (t) => {
+test.serial("a key that starts with \"-\" is taken as it is, with or without \"--\" before it, and so is a fingerprint after \"--\"", async (t) => {
   const { cwd } = await initialised(t);
   const dash = await keyStartingWith("-", /^--/);
   // A key that reads as a long option (--name or --name=...) needs "--"; any other works as it is.
@@ -125,7 +128,7 @@ test("allow refuses bad names, duplicates, bad keys and past expiries, leaving t
   t.deepEqual((await fs.readdir(path.join(keys, "allowed"))).sort(), before);
 });
 
-test("no error repeats a secret key: a broken key file is named by file and line, a misplaced key not quoted", async (t) => {
+test.serial("no error repeats a secret key: a broken key file is named by file and line, a misplaced key not quoted", async (t) => {
   const { cwd, keys } = await initialised(t);
   await runCli(["keygen", "alice", "--out", "me"], { cwd });
   const secretFile = path.join(cwd, "me", "alice.key_secret");
@@ -207,7 +210,7 @@ test("revoke by name or fingerprint moves the key to revoked/ and removes its in
   oneSentenceError(t, await runCli(["revoke", "SHA256:abc"], { cwd }), /^curvehost: SHA256:abc is not a fingerprint: those are SHA256: and 43 characters of base64\.$/m);
 });
 
-test("revoke NAME revokes every file that names it, and a key folder others can write to is named with the chmod that fixes it", async (t) => {
+test.serial("revoke NAME revokes every file that names it, and a key folder others can write to is named with the chmod that fixes it", async (t) => {
   const { cwd, keys } = await initialised(t);
   await runCli(["invite", "bob", "--host", "h"], { cwd });
   await runCli(["keygen", "robert", "--out", "me"], { cwd });
