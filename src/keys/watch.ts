@@ -40,7 +40,11 @@ export interface WatchEvents {
 export interface WatchOptions {
   /** Change events: false polls, as on a network file system. */
   events: boolean;
-  /** After a change event, how long to gather the rest of its burst (an atomic write, an editor's save) before reading. */
+  /**
+   * After a change event, how long to wait for the next before reading: the rest of its burst (an
+   * atomic write, an editor saving in place, which truncates and then writes). A burst that goes
+   * on is read at most five times this after its first event.
+   */
   settleMs: number;
   /** How often the files' stats are looked at anyway, for what change events miss. */
   recheckMs: number;
@@ -72,6 +76,8 @@ export class AllowlistWatcher {
   private readonly watches = new Map<string, { ino: number; watcher: FSWatcher }>();
   private ticker: NodeJS.Timeout | undefined;
   private settling: NodeJS.Timeout | undefined;
+  /** When the burst of change events being waited out began. */
+  private burstStart: number | undefined;
   private retrying: NodeJS.Timeout | undefined;
   private reading = false;
   private again = false;
@@ -131,11 +137,15 @@ export class AllowlistWatcher {
   /** A change event: read once the burst it belongs to has settled. */
   private changed(): void {
     this.changedSinceRead = true;
-    if (this.stopped || this.settling) return;
+    if (this.stopped) return;
+    const now = Date.now();
+    this.burstStart ??= now;
+    clearTimeout(this.settling);
+    const wait = Math.min(this.options.settleMs, this.burstStart + 5 * this.options.settleMs - now);
     this.settling = setTimeout(() => {
-      this.settling = undefined;
+      [this.settling, this.burstStart] = [undefined, undefined];
       void this.refresh();
-    }, this.options.settleMs).unref();
+    }, Math.max(0, wait)).unref();
   }
 
   /** One reading at a time; a change seen during one makes another follow it. */

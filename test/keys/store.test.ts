@@ -178,6 +178,26 @@ test("the watcher sees a key file edited in place, which leaves its folder uncha
   t.is(latest.status(before!.publicKey).state, "unknown");
 });
 
+test("a key file written in place in pieces is read once the writing stops, not half written", async (t) => {
+  const store = await newStore(t);
+  const pair = await generateKeyPair();
+  await store.allow("ann", pair.publicKey, { role: "member", expires: null });
+  const file = path.join(store.allowedDir, "ann.key");
+  const text = Buffer.from(await fs.readFile(file, "utf8"));
+  const { seen, until } = await watch(t, store, { ...EVENTS_ONLY, settleMs: 400 });
+  // An editor saving in place: the file truncated, then written in six pieces 100 ms apart. Each gap
+  // is shorter than the 400 ms the watcher waits for the next event; the whole is longer.
+  const handle = await fs.open(file, "w");
+  const piece = Math.ceil(text.length / 6);
+  for (let at = 0; at < text.length; at += piece) {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the editor's pace, not a wait for a result
+    await handle.write(text.subarray(at, at + piece), 0, undefined, at);
+  }
+  await handle.close();
+  await until("the reading after the save", () => seen.changes.length > 0, 3000);
+  for (const list of seen.changes) t.is(list.status(pair.publicKey).state, "allowed", "never read half written");
+});
+
 test("the watcher warns once when the server secret becomes readable by others", async (t) => {
   const store = await newStore(t);
   const { seen, until } = await watch(t, store, EVENTS_ONLY);
