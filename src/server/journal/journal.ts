@@ -6,8 +6,10 @@
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { JOURNAL_MAGIC, encodeRecord, hasMagic, readRecord, type JournalRecord } from "./format.js";
-import { readSnapshot, snapshotName, syncDir, writeSnapshot, type Snapshot } from "./snapshot.js";
+import { JOURNAL_MAGIC, encodeRecord, type JournalRecord } from "./format.js";
+import { RecordReader } from "./reader.js";
+import { readSnapshot, snapshotName, syncDir, writeFully, writeSnapshot, type Snapshot } from "./snapshot.js";
+import { laterRecordMayFollow } from "./tail.js";
 
 export type FsyncMode = "always" | "batch" | "never";
 export const FSYNC_MODES = ["always", "batch", "never"] as const;
@@ -134,7 +136,7 @@ export class Journal {
     const batch = this.mode === "always" ? this.pending.splice(0, 1) : this.pending.splice(0);
     this.flushing = (async () => {
       try {
-        await this.handle.writev(batch.map((item) => item.bytes));
+        await writeFully(this.handle, batch.map((item) => item.bytes));
         if (this.mode !== "never") await this.handle.datasync();
         for (const item of batch) item.resolve();
       } catch (error) {
@@ -205,13 +207,17 @@ interface Scan {
   loaded: Loaded;
   /** The newest journal file and its size, to append to. */
   newest: { file: string; size: number } | null;
-  /** The first damaged record, if any: loading stopped there. */
-  damage: { file: string; offset: number; problem: string; tornTail: boolean; laterFiles: string[] } | null;
+  /**
+   * The first damaged record, if any: loading stopped there. `tailWork`: the bytes looked at to
+   * tell a torn tail from damage in the middle (tail.ts).
+   */
+  damage: { file: string; offset: number; problem: string; tornTail: boolean; laterFiles: string[]; tailWork: number } | null;
 }
 
 /**
- * Reads a state directory without changing it: the newest whole snapshot and the
- * journal records after it, up to the first damage. open() decides what damage means.
+ * Reads a state directory without changing it: the newest whole snapshot and the journal
+ * records after it, up to the first damage, one record at a time (reader.ts), so that a journal
+ * of any size opens. open() decides what damage means.
  */
 export async function scanState(dir: string, warn: (message: string) => void = () => {}): Promise<Scan> {
   const names = await fs.readdir(dir);
@@ -227,35 +233,30 @@ export async function scanState(dir: string, warn: (message: string) => void = (
   let newest: Scan["newest"] = null;
   for (const [index, file] of journals.entries()) {
     const isNewest = index === journals.length - 1;
-    const data = await fs.readFile(file);
-    if (data.length > 0 && !hasMagic(data, JOURNAL_MAGIC)) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
-    let offset = Math.min(JOURNAL_MAGIC.length, data.length);
-    while (offset < data.length) {
-      const result = readRecord(data, offset);
-      const problem = "error" in result ? result.error : result.record.seq > lastSeq + 1 ? `seq jumps from ${lastSeq} to ${result.record.seq}` : null;
-      if (problem) {
-        const tornTail = isNewest && !laterRecordExists(data, offset + 1, lastSeq);
-        return { loaded: { snapshot, records }, newest, damage: { file, offset, problem, tornTail, laterFiles: journals.slice(index + 1) } };
+    const reader = await RecordReader.open(file);
+    try {
+      if (reader.size > 0 && !(await reader.hasMagic(JOURNAL_MAGIC))) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
+      let offset = Math.min(JOURNAL_MAGIC.length, reader.size);
+      while (offset < reader.size) {
+        // Records up to the snapshot's seq are checked whole but not held.
+        const result = await reader.read(offset, (seq) => seq > lastSeq);
+        if ("error" in result || result.seq > lastSeq + 1) {
+          const problem = "error" in result ? result.error : `seq jumps from ${lastSeq} to ${result.seq}`;
+          // Only the newest journal can have a torn tail: damage in an older one is in the middle.
+          const tail = isNewest ? await laterRecordMayFollow(reader, offset + 1, lastSeq) : { laterRecord: true, work: 0 };
+          const damage = { file, offset, problem, tornTail: !tail.laterRecord, laterFiles: journals.slice(index + 1), tailWork: tail.work };
+          return { loaded: { snapshot, records }, newest, damage };
+        }
+        if (result.record) {
+          records.push(result.record);
+          lastSeq = result.seq;
+        }
+        offset = result.next;
       }
-      const { record, next } = result as { record: JournalRecord; next: number };
-      if (record.seq > lastSeq) {
-        records.push(record);
-        lastSeq = record.seq;
-      }
-      offset = next;
+      if (isNewest) newest = { file, size: reader.size };
+    } finally {
+      await reader.close();
     }
-    if (isNewest) newest = { file, size: data.length };
   }
   return { loaded: { snapshot, records }, newest, damage: null };
-}
-
-/** Whether any valid record with a seq above `lastSeq` starts at or after `from`: damage in the middle. */
-function laterRecordExists(data: Buffer, from: number, lastSeq: number): boolean {
-  for (let offset = from; offset + 8 <= data.length; offset++) {
-    const length = data.readUInt32BE(offset);
-    if (length < 16 || offset + 8 + length > data.length) continue;
-    const result = readRecord(data, offset);
-    if (!("error" in result) && result.record.seq > lastSeq) return true;
-  }
-  return false;
 }
