@@ -3,6 +3,7 @@
  * where the server is, the server's public key, and their own keypair (or only
  * their public key, for a collaborator who made their own with `keygen`).
  */
+import { MAX_BASE_PORT } from "../protocol/ports.js";
 import { KeyStoreError } from "./errors.js";
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, readTextIfExists, writeFileAtomic } from "./files.js";
 import { fingerprint } from "./fingerprint.js";
@@ -12,8 +13,6 @@ import { isZ85Key } from "./z85.js";
 
 export const INVITE_FORMAT = "curvehost-invite";
 export const INVITE_VERSION = 1;
-/** The base port P; the server uses P to P+3. */
-export const MAX_BASE_PORT = 65535 - 3;
 
 export interface Invite {
   name: string;

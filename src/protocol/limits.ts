@@ -67,7 +67,6 @@ export const CURVE_FRAME_OVERHEAD = 64;
 export const MAX_ID_LENGTH = 128;
 export const MAX_KIND_LENGTH = 64;
 export const MAX_REF_LENGTH = 128;
-export const MAX_NAME_LENGTH = 64;
 /** Deeper JSON is refused before it is parsed: re-serialising it could exhaust the stack. */
 export const MAX_JSON_DEPTH = 32;
 export const ROUTING_ID_BYTES = 16;

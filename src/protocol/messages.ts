@@ -5,7 +5,9 @@
  * them; the client library and the tests read what the server sends with them.
  */
 import { z } from "zod";
-import { MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH } from "./limits.js";
+import { ROLES } from "../keys/entry.js";
+import { MAX_NAME_LENGTH } from "../keys/names.js";
+import { MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_REF_LENGTH } from "./limits.js";
 
 const ref = z.union([z.number().finite(), z.string().max(MAX_REF_LENGTH)]);
 export const nodeId = z.string().min(1).max(MAX_ID_LENGTH);
@@ -13,7 +15,7 @@ export const kind = z.string().max(MAX_KIND_LENGTH);
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, "must be a 40-character Z85 key");
 const base64 = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64");
 const userName = z.string().min(1).max(MAX_NAME_LENGTH);
-export const role = z.enum(["admin", "member"]);
+export const role = z.enum(ROLES);
 export const sessionState = z.enum(["waiting", "open", "closing"]);
 export type SessionState = z.infer<typeof sessionState>;
 const seq = z.number().int().min(0);

@@ -133,6 +133,7 @@ export class Server extends EventEmitter<ServerEvents> {
         log.error({ event: "key_store" }, message);
         this.emit("warning", message);
       },
+      onRecovered: (message) => log.warn({ event: "key_store" }, message),
     });
     const admission = new Admission(await this.watcher.start(), this.users, store, config.kickBanMs, log);
     this.admission = admission;
@@ -140,8 +141,9 @@ export class Server extends EventEmitter<ServerEvents> {
     const session = new Session(config.initialState, config.limits);
     this.state = await openState(config.state, session, log);
     // Events replayed from the journal stay available to resync, so clients can catch up across a restart.
-    const history = new History(config.historyBytes, this.state.replayed.from);
-    for (const record of this.state.replayed.events)
+    const replayed = this.state.takeReplayed();
+    const history = new History(config.historyBytes, replayed.from);
+    for (const record of replayed.events)
       history.add(record.seq, eventFrames(record.header as unknown as SequencedChange, record.frames, config.limits.frame));
 
     // The ZAP handler first, in the sockets' own context: without it libzmq would admit any key.

@@ -9,8 +9,12 @@ import type { SequencedChange, Session } from "./session.js";
 
 export interface StateStore {
   journal: Journal | null;
-  /** The seq the loaded snapshot ended at (0 without one), and the events replayed after it. */
-  replayed: { from: number; events: JournalRecord[] };
+  /**
+   * The seq the loaded snapshot ended at (0 without one), and the events replayed
+   * after it; once only, so that they are not held past the start (the history
+   * keeps what it needs of them).
+   */
+  takeReplayed(): { from: number; events: JournalRecord[] };
   close(): Promise<void>;
 }
 
@@ -20,7 +24,7 @@ const COMPACT_CHECK_MS = 1000;
 
 export async function openState(config: ServerConfig["state"], session: Session, log: Logger): Promise<StateStore> {
   let journal: Journal | null = null;
-  const replayed: StateStore["replayed"] = { from: 0, events: [] };
+  let replayed: { from: number; events: JournalRecord[] } = { from: 0, events: [] };
   if (config) {
     const opened = await Journal.open({
       dir: config.dir,
@@ -50,7 +54,11 @@ export async function openState(config: ServerConfig["state"], session: Session,
   const compactTimer = journal ? setInterval(maybeCompact, COMPACT_CHECK_MS).unref() : undefined;
   return {
     journal,
-    replayed,
+    takeReplayed() {
+      const taken = replayed;
+      replayed = { from: taken.from, events: [] };
+      return taken;
+    },
     async close() {
       clearInterval(compactTimer);
       await journal?.close();

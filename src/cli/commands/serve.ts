@@ -2,7 +2,7 @@ import path from "node:path";
 import type { CommandModule } from "yargs";
 import { KeyStore, checkBasePort, fingerprint } from "../../keys/index.js";
 import { DEFAULTS, MAX_SUBSCRIBER_IO_THREADS, PORTS, type ServerConfig } from "../../server/config.js";
-import type { FsyncMode } from "../../server/journal/index.js";
+import { FSYNC_MODES, type FsyncMode } from "../../server/journal/index.js";
 import { limitsFor } from "../../protocol/index.js";
 import { createLogger } from "../../server/log.js";
 import { Server } from "../../server/server.js";
@@ -112,7 +112,7 @@ export const serveCommand: CommandModule<object, Args> = {
       .option("port", portOption)
       .option("bind", { type: "string", default: DEFAULTS.bind, describe: "the address to listen on" })
       .option("state", { type: "string", default: "state", describe: "the journal directory; --no-state keeps none (an ephemeral session)" })
-      .option("fsync", { choices: ["always", "batch", "never"] as const, defaultDescription: "batch", describe: "when the journal is flushed to disk (see README)" })
+      .option("fsync", { choices: FSYNC_MODES, defaultDescription: "batch", describe: "when the journal is flushed to disk (see README)" })
       .option("repair", { type: "boolean", default: false, describe: "start even if the journal is corrupt in the middle, keeping what precedes the damage" })
       .option("session", { type: "string", default: DEFAULTS.session, describe: "the session's name, shown to clients" })
       .option("timeout", { type: "number", default: DEFAULTS.timeoutMs, describe: "ms without a pong before a user is lost" })
