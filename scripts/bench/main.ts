@@ -1,7 +1,7 @@
 /**
  * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--repeat N] [--profile DIR]
- *   SUITE: fanout, latency, commits, join, memory, handshakes; --repeat measures
- *   each fan-out, latency and handshake row N times a side, interleaved, and
+ *   SUITE: fanout, latency, paced, commits, join, memory, handshakes; --repeat measures
+ *   each fan-out, latency, paced and handshake row N times a side, interleaved, and
  *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
  *   profile of every curvehost server started into DIR.
  *
@@ -23,9 +23,10 @@ import { fanoutSuite } from "./suites/fanout.js";
 import { handshakesSuite } from "./suites/handshakes.js";
 import { joinAndMemorySuites } from "./suites/join.js";
 import { latencySuite } from "./suites/latency.js";
+import { pacedSuite } from "./suites/paced.js";
 import { now } from "./timing.js";
 
-const SUITES = ["fanout", "latency", "commits", "join", "memory", "handshakes"] as const;
+const SUITES = ["fanout", "latency", "paced", "commits", "join", "memory", "handshakes"] as const;
 type Suite = (typeof SUITES)[number];
 /** The writer, and up to 64 receivers or joined users. */
 const USERS = 65;
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
   const started = now();
   const { quick, repeat, suites, profileDir } = parseArguments();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}`;
-  console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out, latency and handshake row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
+  console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out, latency, paced and handshake row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
   console.log("Notes give curvehost/baseline as a/b; \"cores used\" is CPU time ÷ wall time over the measured window.\n");
   if (profileDir) await fs.mkdir(profileDir, { recursive: true });
 
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
   const plan: Array<[string, boolean, () => Promise<void>]> = [
     ["fanout", suites.has("fanout"), () => fanoutSuite(ctx, emit)],
     ["latency", suites.has("latency"), () => latencySuite(ctx, emit)],
+    ["paced", suites.has("paced"), () => pacedSuite(ctx, emit)],
     ["commits", suites.has("commits"), () => commitsSuite(ctx, emit)],
     ["join, memory", suites.has("join") || suites.has("memory"), () => joinAndMemorySuites(ctx, emit, { join: suites.has("join"), memory: suites.has("memory") })],
     ["handshakes", suites.has("handshakes"), () => handshakesSuite(ctx, emit)],
