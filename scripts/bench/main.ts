@@ -3,7 +3,9 @@
  *   SUITE: fanout, latency, paced, commits, join, memory, handshakes; --repeat measures
  *   each fan-out, latency, paced and handshake row N times a side, interleaved, and
  *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
- *   profile of every curvehost server started into DIR.
+ *   profile of every curvehost server started into DIR; --baseline-build DIR
+ *   measures the curvehost built in DIR (another checkout, after npm run build)
+ *   in the relay's place: a change before and after, in one run.
  *
  * curvehost against a minimal relay with the same CURVE keys (relay.ts),
  * measured in the same run and driven by the same clients; every figure is also
@@ -11,7 +13,7 @@
  * in child processes; the CPU each used is measured, and a row says when the
  * load generator, not the server, was the limit. No timed assertions.
  */
-import { promises as fs, rmSync } from "node:fs";
+import { existsSync, promises as fs, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -31,14 +33,19 @@ type Suite = (typeof SUITES)[number];
 /** The writer, and up to 64 receivers or joined users. */
 const USERS = 65;
 
-function parseArguments(): { quick: boolean; repeat: number; suites: Set<Suite>; profileDir: string | undefined } {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" } } });
+function parseArguments(): { quick: boolean; repeat: number; suites: Set<Suite>; profileDir: string | undefined; baselineCli: string | undefined } {
+  const { values } = parseArgs({
+    options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" }, "baseline-build": { type: "string" } },
+  });
   const names = values.only ? values.only.split(",").map((name) => name.trim()) : [...SUITES];
   const unknown = names.filter((name) => !(SUITES as readonly string[]).includes(name));
   if (unknown.length > 0) throw new Error(`bench: no suite ${unknown.join(", ")}; the suites are ${SUITES.join(", ")}`);
   const repeat = values.repeat === undefined ? (values.quick ? 1 : 3) : Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error(`bench: --repeat takes a whole number from 1 to 20, not "${values.repeat}"`);
-  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined };
+  const build = values["baseline-build"];
+  const baselineCli = build === undefined ? undefined : path.resolve(build, "dist/src/cli/main.js");
+  if (baselineCli && !existsSync(baselineCli)) throw new Error(`bench: --baseline-build takes a curvehost checkout built with npm run build; ${baselineCli} is not there`);
+  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined, baselineCli };
 }
 
 /** A key store with the server keypair, USERS allowed users and, if asked, the handshake burst's keys. */
@@ -59,15 +66,16 @@ async function createKeys(dir: string, burstSize: number): Promise<Pick<BenchCon
 
 async function main(): Promise<number> {
   const started = now();
-  const { quick, repeat, suites, profileDir } = parseArguments();
+  const { quick, repeat, suites, profileDir, baselineCli } = parseArguments();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}`;
   console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out, latency, paced and handshake row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
+  if (baselineCli) console.log(`The baseline is not the relay but the curvehost built at ${baselineCli}.`);
   console.log("Notes give curvehost/baseline as a/b; \"cores used\" is CPU time ÷ wall time over the measured window.\n");
   if (profileDir) await fs.mkdir(profileDir, { recursive: true });
 
   const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), "curvehost-bench-"));
   process.once("exit", () => rmSync(tmpDir, { recursive: true, force: true })); // also when interrupted
-  const ctx: BenchContext = { quick, repeat, tmpDir, profileDir, ...(await createKeys(path.join(tmpDir, "keys"), suites.has("handshakes") ? (quick ? 50 : 200) : 0)) };
+  const ctx: BenchContext = { quick, repeat, tmpDir, profileDir, baselineCli, ...(await createKeys(path.join(tmpDir, "keys"), suites.has("handshakes") ? (quick ? 50 : 200) : 0)) };
   const rows: Row[] = [];
   const emit = (row: Row) => (rows.push(row), printRow(row));
   const plan: Array<[string, boolean, () => Promise<void>]> = [

@@ -62,6 +62,8 @@ export interface CurvehostOptions {
   /** Write a V8 CPU profile of this server into the directory, named after `label`. */
   profileDir?: string | undefined;
   label: string;
+  /** The CLI to run: this build's unless another is given (--baseline-build). */
+  cli?: string | undefined;
 }
 
 let profiles = 0;
@@ -73,7 +75,7 @@ export async function startCurvehost(options: CurvehostOptions): Promise<ServerP
     : [];
   const serve = ["serve", "--keys", options.keysDir, "--open", "--bind", "127.0.0.1", "--port", String(port), "--max-users", "512", "--timeout", "30000"];
   // With the node flags `serve` would relaunch itself with, so that this child is the server measured.
-  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, CLI, ...serve, ...(options.serveArgs ?? ["--no-state"])], { stdio: ["ignore", "ignore", "pipe"] }));
+  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, options.cli ?? CLI, ...serve, ...(options.serveArgs ?? ["--no-state"])], { stdio: ["ignore", "ignore", "pipe"] }));
   let stderr = "";
   let running = false;
   child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));

@@ -6,7 +6,7 @@
  * CPU snapshots at its end.
  */
 import { CpuMeter, THIS_PROCESS, type CpuWindow } from "./cpu.js";
-import { startServer, type BenchContext } from "./context.js";
+import { clientMode, startServer, type BenchContext } from "./context.js";
 import { closedLoop, openWriter, type Driven, type Writer } from "./load.js";
 import type { Mode, ServerProcess } from "./processes.js";
 import { ReceiverPool } from "./receiver-pool.js";
@@ -57,8 +57,9 @@ export class Rig {
     let pool: ReceiverPool | undefined;
     let writer: Writer | undefined;
     try {
-      pool = await ReceiverPool.start(mode, server.port, ctx.serverPublicKey, ctx.users.slice(1, options.receivers + 1), options.bareReceivers);
-      writer = await openWriter(mode, server.port, ctx.serverPublicKey, ctx.users[0]!);
+      const clients = clientMode(ctx, mode);
+      pool = await ReceiverPool.start(clients, server.port, ctx.serverPublicKey, ctx.users.slice(1, options.receivers + 1), options.bareReceivers);
+      writer = await openWriter(clients, server.port, ctx.serverPublicKey, ctx.users[0]!);
       await closedLoop(writer, { size: options.size, run: 0, until: { seconds: WARM_UP_SECONDS } });
       return new Rig(server, pool, writer);
     } catch (error) {
