@@ -5,7 +5,8 @@
  *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
  *   profile of every curvehost server started into DIR; --baseline-build DIR
  *   measures the curvehost built in DIR (another checkout, after npm run build)
- *   in the relay's place: a change before and after, in one run.
+ *   in the relay's place: a change before and after, in one run; --paced
+ *   400x2,1600x8 narrows the paced suite to those rates and receiver counts.
  *
  * curvehost against a minimal relay with the same CURVE keys (relay.ts),
  * measured in the same run and driven by the same clients; every figure is also
@@ -33,9 +34,18 @@ type Suite = (typeof SUITES)[number];
 /** The writer, and up to 64 receivers or joined users. */
 const USERS = 65;
 
-function parseArguments(): { quick: boolean; repeat: number; suites: Set<Suite>; profileDir: string | undefined; baselineCli: string | undefined } {
+interface Arguments {
+  quick: boolean;
+  repeat: number;
+  suites: Set<Suite>;
+  profileDir: string | undefined;
+  baselineCli: string | undefined;
+  pacedCases: Array<{ rate: number; receivers: number }> | undefined;
+}
+
+function parseArguments(): Arguments {
   const { values } = parseArgs({
-    options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" }, "baseline-build": { type: "string" } },
+    options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" }, "baseline-build": { type: "string" }, paced: { type: "string" } },
   });
   const names = values.only ? values.only.split(",").map((name) => name.trim()) : [...SUITES];
   const unknown = names.filter((name) => !(SUITES as readonly string[]).includes(name));
@@ -45,7 +55,12 @@ function parseArguments(): { quick: boolean; repeat: number; suites: Set<Suite>;
   const build = values["baseline-build"];
   const baselineCli = build === undefined ? undefined : path.resolve(build, "dist/src/cli/main.js");
   if (baselineCli && !existsSync(baselineCli)) throw new Error(`bench: --baseline-build takes a curvehost checkout built with npm run build; ${baselineCli} is not there`);
-  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined, baselineCli };
+  const pacedCases = values.paced?.split(",").map((one) => {
+    const match = /^(\d+)x(\d+)$/.exec(one.trim());
+    if (!match) throw new Error(`bench: --paced takes RATExRECEIVERS cases such as 400x2,1600x8, not "${one}"`);
+    return { rate: Number(match[1]), receivers: Number(match[2]) };
+  });
+  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined, baselineCli, pacedCases };
 }
 
 /** A key store with the server keypair, USERS allowed users and, if asked, the handshake burst's keys. */
@@ -66,7 +81,7 @@ async function createKeys(dir: string, burstSize: number): Promise<Pick<BenchCon
 
 async function main(): Promise<number> {
   const started = now();
-  const { quick, repeat, suites, profileDir, baselineCli } = parseArguments();
+  const { quick, repeat, suites, profileDir, baselineCli, pacedCases } = parseArguments();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}`;
   console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out, latency, paced and handshake row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
   if (baselineCli) console.log(`The baseline is not the relay but the curvehost built at ${baselineCli}.`);
@@ -81,7 +96,7 @@ async function main(): Promise<number> {
   const plan: Array<[string, boolean, () => Promise<void>]> = [
     ["fanout", suites.has("fanout"), () => fanoutSuite(ctx, emit)],
     ["latency", suites.has("latency"), () => latencySuite(ctx, emit)],
-    ["paced", suites.has("paced"), () => pacedSuite(ctx, emit)],
+    ["paced", suites.has("paced"), () => pacedSuite(ctx, emit, pacedCases)],
     ["commits", suites.has("commits"), () => commitsSuite(ctx, emit)],
     ["join, memory", suites.has("join") || suites.has("memory"), () => joinAndMemorySuites(ctx, emit, { join: suites.has("join"), memory: suites.has("memory") })],
     ["handshakes", suites.has("handshakes"), () => handshakesSuite(ctx, emit)],

@@ -29,18 +29,25 @@ const RECEIVERS = [2, 8];
 /** The rate and receivers of the row without a journal, and of the issue's target. */
 const REFERENCE = { rate: 400, receivers: 2 };
 
-export async function pacedSuite(ctx: BenchContext, emit: (row: Row) => void): Promise<void> {
+/**
+ * `cases` (--paced, as "400x2,1600x8"): only these rates and receiver counts,
+ * with the journal, and neither the idle window nor the row without a journal:
+ * one case measured again and again while working on it.
+ */
+export async function pacedSuite(ctx: BenchContext, emit: (row: Row) => void, cases?: Array<{ rate: number; receivers: number }>): Promise<void> {
   const seconds = ctx.quick ? 2 : 5;
   const idleSeconds = ctx.quick ? 3 : 10;
   const state = async () => ["--state", await fs.mkdtemp(path.join(ctx.tmpDir, "paced-state-")), "--fsync", "batch"];
 
-  for (const receivers of RECEIVERS) {
+  for (const receivers of cases ? [...new Set(cases.map((one) => one.receivers))] : RECEIVERS) {
+    const rates = cases ? cases.filter((one) => one.receivers === receivers).map((one) => one.rate) : RATES;
     const options = { receivers, size: SIZE, label: `paced-${receivers}rx`, serveArgs: await state() };
     await withRigs(ctx, options, async (rigs) => {
-      for (const rate of RATES) emitRate(emit, { rate, receivers, seconds, journal: "--fsync batch" }, await pacedRuns(ctx, rigs, rate, seconds));
-      if (receivers === RECEIVERS.at(-1)) emitIdle(emit, receivers, await interleaved(ctx.repeat, (mode) => rigs[mode].idle(idleSeconds)), idleSeconds);
+      for (const rate of rates) emitRate(emit, { rate, receivers, seconds, journal: "--fsync batch" }, await pacedRuns(ctx, rigs, rate, seconds));
+      if (!cases && receivers === RECEIVERS.at(-1)) emitIdle(emit, receivers, await interleaved(ctx.repeat, (mode) => rigs[mode].idle(idleSeconds)), idleSeconds);
     });
   }
+  if (cases) return;
   const { rate, receivers } = REFERENCE;
   await withRigs(ctx, { receivers, size: SIZE, label: `paced-${receivers}rx-no-state`, serveArgs: ["--no-state"] }, async (rigs) => {
     emitRate(emit, { rate, receivers, seconds, journal: "--no-state" }, await pacedRuns(ctx, rigs, rate, seconds));
