@@ -4,6 +4,7 @@
  * it returns the typed request or the error the client should get.
  */
 import type { z } from "zod";
+import { UNSURE, compile, type Check } from "./checks.js";
 import { ProtocolError, type ErrorCode } from "./errors.js";
 import { PROTOCOL_VERSION, type Limits } from "./limits.js";
 import {
@@ -68,11 +69,23 @@ function describe(what: string, error: z.ZodError): string {
   return `${what}: ${where || "message"} ${text}`;
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
+/** zod's result for `value`, from the schema's compiled check when that is sure (checks.ts). */
+function safeParse<T>(schema: z.ZodType<T>, check: Check<T> | null, value: unknown): { success: true; data: T } | { success: false; error: z.ZodError } {
+  const checked = check ? check(value) : UNSURE;
+  return checked === UNSURE ? schema.safeParse(value) : { success: true, data: checked };
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string, check: Check<T> | null = null): T {
+  const parsed = safeParse(schema, check, value);
   if (!parsed.success) throw new BodyError("bad_request", describe(what, parsed.error));
   return parsed.data;
 }
+
+/** What clients send on every message, compiled once: each port's request headers and a commit's manifest entry. */
+const REQUEST_CHECKS = Object.fromEntries(
+  Object.entries(REQUESTS).map(([port, schemas]) => [port, Object.fromEntries(Object.entries(schemas).map(([type, schema]) => [type, compile(schema as z.ZodType)]))]),
+) as Record<RequestPort, Record<string, Check<unknown> | null>>;
+const commitEntryCheck = compile(commitEntry);
 
 function readIds(body: Buffer, limits: Limits): string[] {
   const list = readArray(body, "the id list");
@@ -115,7 +128,7 @@ function readCommitNodes(body: Buffer, manifestLength: number, limits: Limits): 
       const deps = (raw as { deps?: unknown })?.deps;
       if (Array.isArray(deps) && deps.length > limits.deps)
         throw new BodyError("too_many_deps", `a node lists at most ${limits.deps} deps`, typeof id === "string" ? id : undefined);
-      const entry = parseWith(commitEntry, raw, `the manifest [${index}]`);
+      const entry = parseWith(commitEntry, raw, `the manifest [${index}]`, commitEntryCheck);
       if (seen.has(entry.id)) throw new BodyError("bad_request", `node ${entry.id} appears twice in one commit`, entry.id);
       if (entry.size > limits.node) throw new BodyError("node_too_large", `a node holds at most ${limits.node} bytes`, entry.id);
       seen.add(entry.id);
@@ -146,7 +159,7 @@ export function decodeRequest<P extends RequestPort>(port: P, message: Message, 
   if ((type === "hello" || type === "join") && (!framed || header["protocol"] !== PROTOCOL_VERSION))
     return fail("protocol_mismatch", `this server speaks protocol ${PROTOCOL_VERSION}; send "protocol":${PROTOCOL_VERSION}`);
   if (!framed) return fail("bad_request", "a message is its JSON header, a newline, then its body (PROTOCOL.md §2)");
-  const parsed = schema.safeParse(header);
+  const parsed = safeParse(schema, REQUEST_CHECKS[port][type]!, header);
   if (!parsed.success) return fail("bad_request", describe(type, parsed.error));
   const request = parsed.data as Request<P>;
   try {
