@@ -1,12 +1,14 @@
 /**
  * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--repeat N] [--profile DIR]
+ *                    [--baseline-build DIR] [--paced CASES] [--markdown]
  *   SUITE: fanout, latency, paced, commits, join, memory, handshakes; --repeat measures
  *   each fan-out, latency, paced and handshake row N times a side, interleaved, and
  *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
  *   profile of every curvehost server started into DIR; --baseline-build DIR
  *   measures the curvehost built in DIR (another checkout, after npm run build)
  *   in the relay's place: a change before and after, in one run; --paced
- *   400x2,1600x8 narrows the paced suite to those rates and receiver counts.
+ *   400x2,1600x8 narrows the paced suite to those rates and receiver counts;
+ *   --markdown writes BENCHMARKS.md (markdown.ts).
  *
  * curvehost against a minimal relay with the same CURVE keys (relay.ts),
  * measured in the same run and driven by the same clients; every figure is also
@@ -20,6 +22,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { KeyStore, generateKeyPair, type KeyPair } from "../../src/keys/index.js";
 import type { BenchContext } from "./context.js";
+import { writeMarkdown, type SuiteRun } from "./markdown.js";
 import { markdownTable, printRow, writeResults, type Row } from "./report.js";
 import { commitsSuite } from "./suites/commits.js";
 import { fanoutSuite } from "./suites/fanout.js";
@@ -41,11 +44,12 @@ interface Arguments {
   profileDir: string | undefined;
   baselineCli: string | undefined;
   pacedCases: Array<{ rate: number; receivers: number }> | undefined;
+  markdown: boolean;
 }
 
 function parseArguments(): Arguments {
   const { values } = parseArgs({
-    options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" }, "baseline-build": { type: "string" }, paced: { type: "string" } },
+    options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeat: { type: "string" }, profile: { type: "string" }, "baseline-build": { type: "string" }, paced: { type: "string" }, markdown: { type: "boolean", default: false } },
   });
   const names = values.only ? values.only.split(",").map((name) => name.trim()) : [...SUITES];
   const unknown = names.filter((name) => !(SUITES as readonly string[]).includes(name));
@@ -60,7 +64,8 @@ function parseArguments(): Arguments {
     if (!match) throw new Error(`bench: --paced takes RATExRECEIVERS cases such as 400x2,1600x8, not "${one}"`);
     return { rate: Number(match[1]), receivers: Number(match[2]) };
   });
-  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined, baselineCli, pacedCases };
+  if (values.markdown && baselineCli) throw new Error("bench: BENCHMARKS.md holds figures against the relay; --markdown does not go with --baseline-build");
+  return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined, baselineCli, pacedCases, markdown: values.markdown! };
 }
 
 /** A key store with the server keypair, USERS allowed users and, if asked, the handshake burst's keys. */
@@ -79,9 +84,19 @@ async function createKeys(dir: string, burstSize: number): Promise<Pick<BenchCon
   return { keysDir: store.dir, serverPublicKey: server.publicKey, serverSecretKey: server.secretKey, users: await allowed("u", USERS), burst: await allowed("b", burstSize) };
 }
 
+/** How a suite's table was measured: the command, when, how long, how busy the machine was. */
+function measuredLine(started: { at: number; load: number }, run: { quick: boolean; repeat: number; failure: string }): string {
+  const command = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
+  const date = new Date().toISOString().replace("T", " ").slice(0, 16);
+  const seconds = ((now() - started.at) / 1000).toFixed(0);
+  const each = run.repeat === 1 ? "each row measured once a side" : `each repeated row the median of ${run.repeat} runs a side`;
+  const load = `load average ${started.load.toFixed(1)} at its start, ${os.loadavg()[0]!.toFixed(1)} at its end`;
+  return `\`${command}\`, ${date} UTC, ${seconds} s, ${load}; ${each}${run.quick ? " (quick)" : ""}.${run.failure ? ` FAILED: ${run.failure}` : ""}`;
+}
+
 async function main(): Promise<number> {
   const started = now();
-  const { quick, repeat, suites, profileDir, baselineCli, pacedCases } = parseArguments();
+  const { quick, repeat, suites, profileDir, baselineCli, pacedCases, markdown } = parseArguments();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}`;
   console.log(`curvehost bench${quick ? " (quick)" : ""} on ${machine}, Node ${process.version}; suites: ${[...suites].join(", ")}; each fan-out, latency, paced and handshake row ${repeat === 1 ? "measured once a side" : `the median of ${repeat} interleaved runs a side`}`);
   if (baselineCli) console.log(`The baseline is not the relay but the curvehost built at ${baselineCli}.`);
@@ -92,7 +107,9 @@ async function main(): Promise<number> {
   process.once("exit", () => rmSync(tmpDir, { recursive: true, force: true })); // also when interrupted
   const ctx: BenchContext = { quick, repeat, tmpDir, profileDir, baselineCli, ...(await createKeys(path.join(tmpDir, "keys"), suites.has("handshakes") ? (quick ? 50 : 200) : 0)) };
   const rows: Row[] = [];
-  const emit = (row: Row) => (rows.push(row), printRow(row));
+  let suiteRows: Row[] = [];
+  const emit = (row: Row) => (rows.push(row), suiteRows.push(row), printRow(row));
+  const measuredSuites: SuiteRun[] = [];
   const plan: Array<[string, boolean, () => Promise<void>]> = [
     ["fanout", suites.has("fanout"), () => fanoutSuite(ctx, emit)],
     ["latency", suites.has("latency"), () => latencySuite(ctx, emit)],
@@ -104,13 +121,18 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   for (const [name, selected, run] of plan) {
     if (!selected) continue;
+    suiteRows = [];
+    const suiteStarted = { at: now(), load: os.loadavg()[0]! };
+    let failure = "";
     try {
       await run();
     } catch (error) {
       // One suite failing (a timeout, a server that died) should not lose the others' figures.
       console.error(`\nbench: the ${name} suite failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      failure = `${name}: ${error instanceof Error ? error.message : String(error)}`;
+      failures.push(failure);
     }
+    measuredSuites.push({ suite: name, rows: suiteRows, measured: measuredLine(suiteStarted, { quick, repeat, failure }) });
   }
 
   const out = path.resolve("bench-results.json");
@@ -118,6 +140,11 @@ async function main(): Promise<number> {
   console.log(`\n${markdownTable(rows)}\n`);
   if (failures.length > 0) console.log(`FAILED: ${failures.join("; ")}`);
   console.log(`Wrote ${out} (${((now() - started) / 1000).toFixed(0)} s)`);
+  if (markdown) {
+    const file = path.resolve("BENCHMARKS.md");
+    await writeMarkdown(file, { order: plan.map(([name]) => name), machine: `${machine}, Node ${process.version}`, suites: measuredSuites });
+    console.log(`Wrote ${file}`);
+  }
   return failures.length > 0 ? 1 : 0;
 }
 
