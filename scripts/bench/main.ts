@@ -7,7 +7,7 @@
  *   profile of every curvehost server started into DIR; --baseline-build DIR
  *   measures the curvehost built in DIR (another checkout, after npm run build)
  *   in the relay's place: a change before and after, in one run; --paced
- *   400x2,1600x8 narrows the paced suite to those rates and receiver counts;
+ *   400x2,1600x8,400x2-no-state narrows the paced suite to those cases;
  *   --markdown writes BENCHMARKS.md (markdown.ts).
  *
  * curvehost against a minimal relay with the same CURVE keys (relay.ts),
@@ -29,7 +29,7 @@ import { fanoutSuite } from "./suites/fanout.js";
 import { handshakesSuite } from "./suites/handshakes.js";
 import { joinAndMemorySuites } from "./suites/join.js";
 import { latencySuite } from "./suites/latency.js";
-import { pacedSuite } from "./suites/paced.js";
+import { pacedSuite, type PacedCase } from "./suites/paced.js";
 import { now } from "./timing.js";
 
 const SUITES = ["fanout", "latency", "paced", "commits", "join", "memory", "handshakes"] as const;
@@ -43,7 +43,7 @@ interface Arguments {
   suites: Set<Suite>;
   profileDir: string | undefined;
   baselineCli: string | undefined;
-  pacedCases: Array<{ rate: number; receivers: number }> | undefined;
+  pacedCases: PacedCase[] | undefined;
   markdown: boolean;
 }
 
@@ -59,10 +59,10 @@ function parseArguments(): Arguments {
   const build = values["baseline-build"];
   const baselineCli = build === undefined ? undefined : path.resolve(build, "dist/src/cli/main.js");
   if (baselineCli && !existsSync(baselineCli)) throw new Error(`bench: --baseline-build takes a curvehost checkout built with npm run build; ${baselineCli} is not there`);
-  const pacedCases = values.paced?.split(",").map((one) => {
-    const match = /^(\d+)x(\d+)$/.exec(one.trim());
-    if (!match) throw new Error(`bench: --paced takes RATExRECEIVERS cases such as 400x2,1600x8, not "${one}"`);
-    return { rate: Number(match[1]), receivers: Number(match[2]) };
+  const pacedCases = values.paced?.split(",").map((one): PacedCase => {
+    const match = /^(\d+)x(\d+)(-no-state)?$/.exec(one.trim());
+    if (!match) throw new Error(`bench: --paced takes RATExRECEIVERS cases such as 400x2,1600x8,400x2-no-state, not "${one}"`);
+    return { rate: Number(match[1]), receivers: Number(match[2]), journal: match[3] ? "none" : "batch" };
   });
   if (values.markdown && baselineCli) throw new Error("bench: BENCHMARKS.md holds figures against the relay; --markdown does not go with --baseline-build");
   return { quick: values.quick!, repeat, suites: new Set(names as Suite[]), profileDir: values.profile ? path.resolve(values.profile) : undefined, baselineCli, pacedCases, markdown: values.markdown! };

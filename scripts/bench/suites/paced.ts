@@ -29,29 +29,36 @@ const RECEIVERS = [2, 8];
 /** The rate and receivers of the row without a journal, and of the issue's target. */
 const REFERENCE = { rate: 400, receivers: 2 };
 
+/** One paced row: its rate, its receivers, and whether curvehost journals (`--fsync batch`) or not (`--no-state`). */
+export interface PacedCase {
+  rate: number;
+  receivers: number;
+  journal: "batch" | "none";
+}
+
 /**
- * `cases` (--paced, as "400x2,1600x8"): only these rates and receiver counts,
- * with the journal, and neither the idle window nor the row without a journal:
- * one case measured again and again while working on it.
+ * `cases` (--paced, as "400x2,1600x8,400x2-no-state"): only these rows, and no
+ * idle window: one case measured again and again while working on it.
  */
-export async function pacedSuite(ctx: BenchContext, emit: (row: Row) => void, cases?: Array<{ rate: number; receivers: number }>): Promise<void> {
+export async function pacedSuite(ctx: BenchContext, emit: (row: Row) => void, cases?: PacedCase[]): Promise<void> {
   const seconds = ctx.quick ? 2 : 5;
   const idleSeconds = ctx.quick ? 3 : 10;
-  const state = async () => ["--state", await fs.mkdtemp(path.join(ctx.tmpDir, "paced-state-")), "--fsync", "batch"];
-
-  for (const receivers of cases ? [...new Set(cases.map((one) => one.receivers))] : RECEIVERS) {
-    const rates = cases ? cases.filter((one) => one.receivers === receivers).map((one) => one.rate) : RATES;
-    const options = { receivers, size: SIZE, label: `paced-${receivers}rx`, serveArgs: await state() };
-    await withRigs(ctx, options, async (rigs) => {
-      for (const rate of rates) emitRate(emit, { rate, receivers, seconds, journal: "--fsync batch" }, await pacedRuns(ctx, rigs, rate, seconds));
-      if (!cases && receivers === RECEIVERS.at(-1)) emitIdle(emit, receivers, await interleaved(ctx.repeat, (mode) => rigs[mode].idle(idleSeconds)), idleSeconds);
+  const all = cases ?? [
+    ...RECEIVERS.flatMap((receivers) => RATES.map((rate): PacedCase => ({ rate, receivers, journal: "batch" }))),
+    { ...REFERENCE, journal: "none" },
+  ];
+  // One pair of servers for each receiver count and journal, kept up for all its rates.
+  const groups = [...new Set(all.map((one) => `${one.receivers} ${one.journal}`))];
+  for (const group of groups) {
+    const rows = all.filter((one) => `${one.receivers} ${one.journal}` === group);
+    const { receivers, journal } = rows[0]!;
+    const serveArgs = journal === "batch" ? ["--state", await fs.mkdtemp(path.join(ctx.tmpDir, "paced-state-")), "--fsync", "batch"] : ["--no-state"];
+    const label = `paced-${receivers}rx${journal === "none" ? "-no-state" : ""}`;
+    await withRigs(ctx, { receivers, size: SIZE, label, serveArgs }, async (rigs) => {
+      for (const { rate } of rows) emitRate(emit, { rate, receivers, seconds, journal: journal === "batch" ? "--fsync batch" : "--no-state" }, await pacedRuns(ctx, rigs, rate, seconds));
+      if (!cases && journal === "batch" && receivers === RECEIVERS.at(-1)) emitIdle(emit, receivers, await interleaved(ctx.repeat, (mode) => rigs[mode].idle(idleSeconds)), idleSeconds);
     });
   }
-  if (cases) return;
-  const { rate, receivers } = REFERENCE;
-  await withRigs(ctx, { receivers, size: SIZE, label: `paced-${receivers}rx-no-state`, serveArgs: ["--no-state"] }, async (rigs) => {
-    emitRate(emit, { rate, receivers, seconds, journal: "--no-state" }, await pacedRuns(ctx, rigs, rate, seconds));
-  });
 }
 
 function pacedRuns(ctx: BenchContext, rigs: Record<Mode, Rig>, rate: number, seconds: number): Promise<Paired<RunResult>> {
