@@ -203,6 +203,8 @@ export class Assembler {
     }
     const { header, body } = parsed;
     if (header["type"] === "more") return this.continueWith(header, body);
+    // Nearly every message: whole in its frame, with nothing held before it.
+    if (!this.current && header["size"] === undefined) return [{ ok: true, message: { header, body }, framed: parsed.framed !== false }];
     const out = this.abandon();
     out.push(...this.begin(header, body, parsed.framed !== false));
     return out;
