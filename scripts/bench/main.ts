@@ -1,8 +1,8 @@
 /**
  * npm run bench -- [--quick] [--only SUITE[,SUITE]] [--repeat N] [--profile DIR]
  *                    [--baseline-build DIR] [--paced CASES] [--markdown]
- *   SUITE: fanout, latency, paced, commits, join, memory, handshakes; --repeat measures
- *   each fan-out, latency, paced and handshake row N times a side, interleaved, and
+ *   SUITE: fanout, latency, paced, commits, join, memory, handshakes, blender; --repeat
+ *   measures each fan-out, latency, paced and handshake row N times a side, interleaved, and
  *   reports the medians (default 3, 1 with --quick); --profile writes a V8 CPU
  *   profile of every curvehost server started into DIR; --baseline-build DIR
  *   measures the curvehost built in DIR (another checkout, after npm run build)
@@ -24,6 +24,7 @@ import { KeyStore, generateKeyPair, type KeyPair } from "../../src/keys/index.js
 import type { BenchContext } from "./context.js";
 import { writeMarkdown, type SuiteRun } from "./markdown.js";
 import { markdownTable, printRow, writeResults, type Row } from "./report.js";
+import { blenderSuite } from "./suites/blender.js";
 import { commitsSuite } from "./suites/commits.js";
 import { fanoutSuite } from "./suites/fanout.js";
 import { handshakesSuite } from "./suites/handshakes.js";
@@ -32,7 +33,7 @@ import { latencySuite } from "./suites/latency.js";
 import { pacedSuite, type PacedCase } from "./suites/paced.js";
 import { now } from "./timing.js";
 
-const SUITES = ["fanout", "latency", "paced", "commits", "join", "memory", "handshakes"] as const;
+const SUITES = ["fanout", "latency", "paced", "commits", "join", "memory", "handshakes", "blender"] as const;
 type Suite = (typeof SUITES)[number];
 /** The writer, and up to 64 receivers or joined users. */
 const USERS = 65;
@@ -117,6 +118,7 @@ async function main(): Promise<number> {
     ["commits", suites.has("commits"), () => commitsSuite(ctx, emit)],
     ["join, memory", suites.has("join") || suites.has("memory"), () => joinAndMemorySuites(ctx, emit, { join: suites.has("join"), memory: suites.has("memory") })],
     ["handshakes", suites.has("handshakes"), () => handshakesSuite(ctx, emit)],
+    ["blender", suites.has("blender"), () => blenderSuite(ctx, emit)],
   ];
   const failures: string[] = [];
   for (const [name, selected, run] of plan) {

@@ -5,6 +5,9 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** Options that cannot go together or cannot mean anything: refused as yargs refuses its own (exit 2, with a pointer to --help). */
+export class OptionError extends UsageError {}
+
 /** Errors whose message was written for the user. Anything else is a bug, reported without its stack. */
 export function isUserFacing(error: unknown): error is Error {
   return error instanceof UsageError || error instanceof KeyStoreError || (error as { userFacing?: unknown })?.userFacing === true;

@@ -6,7 +6,6 @@ export const keysOption = {
   type: "string",
   default: DEFAULT_KEY_DIR,
   describe: "the key store directory",
-  normalize: true,
 } as const satisfies Options;
 
 export const portOption = {
@@ -15,11 +14,14 @@ export const portOption = {
   describe: "the base port P; the server uses P (command), P+1 (subscriber), P+2 (publisher), P+3 (ttl)",
 } as const satisfies Options;
 
+/** No default in yargs, so that a command can tell --role given from not given; commands use DEFAULT_ROLE. */
 export const roleOption = {
   choices: ["admin", "member"] as const,
-  default: "member" as const,
+  defaultDescription: "member",
   describe: "what the key may do: admins may open the session, kick users and take any node",
 } as const satisfies Options;
+
+export const DEFAULT_ROLE = "member";
 
 export const expiresOption = {
   type: "string",
@@ -28,6 +30,5 @@ export const expiresOption = {
 
 export const identityOption = {
   type: "string",
-  normalize: true,
   describe: "your NAME.key_secret, for an invite without a secret",
 } as const satisfies Options;

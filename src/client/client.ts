@@ -5,8 +5,9 @@
  * TypeScript user can import it as `curvehost/client`.
  *
  * Its jobs live apart: the sockets and framing (connection.ts), requests matched
- * to replies (requests.ts), the replica (replica.ts); this file joins them into
- * the session's flow: join, sync, events in order, commits, liveness.
+ * to replies (requests.ts), commits to their acknowledgements (commits.ts), the
+ * server's pings (liveness.ts), the replica (replica.ts); this file joins them
+ * into the session's flow: join, sync, and events applied in seq order.
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -21,7 +22,7 @@ import {
   type Body,
   type CatalogEntry,
   type CommitEntry,
-  type Limits,
+  type Advertised,
   type NodesReply,
   type PresenceEvent,
   type ServerEvent,
@@ -32,13 +33,21 @@ import {
 import { makeJoinProof } from "../protocol/join-proof.js";
 import { Connection, firstHandshake, type Endpoint } from "./connection.js";
 import { Replica } from "./replica.js";
-import { Requests } from "./requests.js";
+import { PendingCommits } from "./commits.js";
+import { Liveness } from "./liveness.js";
+import { Requests, type Sent } from "./requests.js";
 
 export interface ClientOptions extends Endpoint {
   /** How long a request may wait for its reply. */
   requestTimeoutMs?: number;
-  /** No ping for this long and the server is taken as lost. */
+  /** No ping for this long and the server is taken as lost; by default the server's timeout. */
   lostTimeoutMs?: number;
+}
+
+/** The reply, if it is of the type expected; a ServerError otherwise. */
+function expectReply<T extends ServerMessage["type"]>(expected: T, reply: ServerMessage): Extract<ServerMessage, { type: T }> {
+  if (reply.type !== expected) throw new ServerError("bad_request", `the server answered ${reply.type} where ${expected} was expected`);
+  return reply as Extract<ServerMessage, { type: T }>;
 }
 
 /** Whether a message is a sequenced event (PROTOCOL.md §6), which `users` is only with a seq. */
@@ -78,21 +87,19 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly routingId: Buffer;
   readonly replica = new Replica();
   /** The server's limits, from hello or welcome. */
-  limits: Limits | undefined;
+  limits: Advertised | undefined;
   private readonly connection: Connection;
   private readonly requests: Requests;
   private readonly requestTimeoutMs: number;
-  private readonly lostTimeoutMs: number;
+  private lostTimeoutMs: number;
+  private readonly lostTimeoutGiven: boolean;
   /** Sequenced events that arrived while the replica was not ready to take them. */
   private buffered: ServerEvent[] = [];
   private synced = false;
   private resyncing = false;
   private resyncAgain = false;
-  private readonly pendingCommits = new Map<number, { resolve: (seq: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
-  private lastPing = Date.now();
-  /** The seq the previous ping carried: a replica still below it missed an event (PROTOCOL.md §7). */
-  private pingSeq = 0;
-  private lostTimer: NodeJS.Timeout | undefined;
+  private readonly commits: PendingCommits;
+  private readonly liveness = new Liveness();
   private closed = false;
   /** The name the server gave this client at join. */
   private name: string | undefined;
@@ -102,11 +109,13 @@ export class Client extends EventEmitter<ClientEvents> {
     super();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.lostTimeoutMs = options.lostTimeoutMs ?? 5_000;
+    this.lostTimeoutGiven = options.lostTimeoutMs !== undefined;
     // R: 16 random bytes, first not 0 (libzmq reserves a leading 0 for generated ids).
     this.routingId = randomBytes(ROUTING_ID_BYTES);
     this.routingId[0] = this.routingId[0]! | 0x01;
     this.connection = new Connection(options, this.routingId);
     this.requests = new Requests(this.requestTimeoutMs);
+    this.commits = new PendingCommits(this.requestTimeoutMs);
     this.keys = { serverPublicKey: options.serverPublicKey, publicKey: options.publicKey, secretKey: options.secretKey };
   }
 
@@ -125,6 +134,14 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Connects the command port and starts reading it. Nothing is sent yet. */
   connect(): void {
+    // A connection remade (the server cut a port to remove someone, PROTOCOL.md §8) may have lost what was in flight:
+    // send it again; the first reply to a ref wins, and the server applies a commit's ref once.
+    this.connection.onReconnected("command", () => {
+      for (const { header, body } of this.requests.outstanding()) void this.connection.send("command", header, body).catch(() => {});
+    });
+    this.connection.onReconnected("publisher", () => {
+      for (const { header, body } of this.commits.outstanding()) void this.connection.send("publisher", header, body).catch(() => {});
+    });
     this.connection.connect("command");
     this.connection.read(
       "command",
@@ -144,7 +161,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   async hello(): Promise<Hello> {
-    const hello = (await this.request({ type: "hello", protocol: PROTOCOL_VERSION })) as Hello;
+    const hello = await this.request("hello", { type: "hello", protocol: PROTOCOL_VERSION });
     this.useLimits(hello.limits);
     return hello;
   }
@@ -156,7 +173,7 @@ export class Client extends EventEmitter<ClientEvents> {
       clientSecretKey: this.keys.secretKey,
       serverPublicKey: this.keys.serverPublicKey,
     });
-    const welcome = (await this.request({ type: "join", protocol: PROTOCOL_VERSION, key: this.keys.publicKey, ...proof })) as Welcome;
+    const welcome = await this.request("welcome", { type: "join", protocol: PROTOCOL_VERSION, key: this.keys.publicKey, ...proof });
     this.name = welcome.user;
     this.useLimits(welcome.limits);
     this.replica.state = welcome.state;
@@ -167,7 +184,7 @@ export class Client extends EventEmitter<ClientEvents> {
     // a sync after join misses nothing. Later handshakes are reconnections after the server cycled
     // its subscriber port: ask for what went past meanwhile.
     const subscribed = firstHandshake(sockets.subscriber, "subscriber", this.requestTimeoutMs);
-    sockets.subscriber.events.on("handshake", () => {
+    this.connection.onReconnected("subscriber", () => {
       if (this.synced) this.resyncInBackground();
     });
     this.connection.connect("subscriber");
@@ -181,10 +198,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.connection.read("ttl", (message) => this.onTtl(message));
     await Promise.all(connected);
     await this.connection.send("ttl", { type: "pong", n: 0 });
-    this.lastPing = Date.now();
-    this.lostTimer = setInterval(() => {
-      if (Date.now() - this.lastPing > this.lostTimeoutMs) this.lose("no ping from the server");
-    }, Math.min(500, this.lostTimeoutMs));
+    this.liveness.start(() => this.lostTimeoutMs, (reason) => this.lose(reason));
     return welcome;
   }
 
@@ -194,6 +208,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.replica.nodes.clear();
     for (const node of reply.nodes) if (!("removed" in node)) this.replica.nodes.set(node.id, { ...node });
     this.replica.seq = reply.seq;
+    this.replica.state = reply.state;
+    this.replica.users = reply.users;
     this.synced = true;
     this.drainBuffered();
     return this.replica;
@@ -201,11 +217,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Nodes with their data as of one seq: those named, or every node. */
   async fetch(ids?: string[]): Promise<NodesReply> {
-    return (await this.request({ type: "fetch" }, ids ? idsBody(ids) : [])) as NodesReply;
+    return this.request("nodes", { type: "fetch" }, ids ? idsBody(ids) : []);
   }
 
   async catalog(): Promise<{ seq: number; nodes: CatalogEntry[] }> {
-    const reply = (await this.request({ type: "catalog" })) as Extract<ServerMessage, { type: "catalog" }>;
+    const reply = await this.request("catalog", { type: "catalog" });
     return { seq: reply.seq, nodes: reply.nodes };
   }
 
@@ -220,23 +236,14 @@ export class Client extends EventEmitter<ClientEvents> {
     const ref = this.requests.nextRef();
     const entries = nodes.map(({ data, ...entry }) => ({ ...entry, size: data.length }));
     const { manifest, body } = nodesBody(entries, nodes.map((node) => node.data));
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingCommits.delete(ref);
-        reject(new Error(`commit ${ref} was not acknowledged within ${this.requestTimeoutMs} ms`));
-      }, this.requestTimeoutMs);
-      const settle = () => (clearTimeout(timer), this.pendingCommits.delete(ref));
-      this.pendingCommits.set(ref, {
-        timer,
-        resolve: (seq) => (settle(), resolve(seq)),
-        reject: (error) => (settle(), reject(error)),
-      });
-      // A large commit goes in pieces; it is not acknowledged before its last piece is out.
-      this.connection.send("publisher", { type: "commit", ref, manifest }, body).then(
-        () => this.pendingCommits.get(ref)?.timer.refresh(),
-        (error: Error) => this.pendingCommits.get(ref)?.reject(error),
-      );
-    });
+    const sent: Sent = { header: { type: "commit", ref, manifest }, body };
+    const acknowledged = this.commits.expect(ref, sent);
+    // A large commit goes in pieces; its time to be acknowledged starts with its last piece.
+    this.connection.send("publisher", sent.header, sent.body).then(
+      () => this.commits.sent(ref),
+      (error: Error) => this.commits.reject(ref, error),
+    );
+    return acknowledged;
   }
 
   lock(ids: string[], force = false) {
@@ -262,7 +269,7 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.changeRequest({ type: "presence", data });
   }
   async users(): Promise<UserInfo[]> {
-    return ((await this.request({ type: "users" })) as Extract<ServerMessage, { type: "users" }>).users;
+    return (await this.request("users", { type: "users" })).users;
   }
   leave() {
     return this.changeRequest({ type: "leave" });
@@ -285,8 +292,8 @@ export class Client extends EventEmitter<ClientEvents> {
         this.resyncAgain = false;
         try {
           const { reply, replayed } = await this.exchange({ type: "resync", since: this.replica.seq }, [], true);
-          for (const message of replayed) if ("seq" in message && message.type !== "resynced") this.applyEvent(message as ServerEvent);
-          if (reply.type === "resynced") this.replica.presence = { ...reply.presence };
+          for (const message of replayed) if (isEvent(message)) this.applyEvent(message);
+          this.replica.presence = { ...expectReply("resynced", reply).presence };
         } catch (error) {
           if (error instanceof ServerError && error.code === "too_old") await this.sync();
           else throw error;
@@ -302,36 +309,39 @@ export class Client extends EventEmitter<ClientEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.lostTimer);
+    this.liveness.stop();
     const error = new Error("the client was closed");
     this.requests.failAll(error);
-    for (const commit of [...this.pendingCommits.values()]) commit.reject(error);
+    this.commits.failAll(error);
     this.connection.close();
   }
 
-  private useLimits(limits: Limits): void {
+  private useLimits(limits: Advertised): void {
     this.limits = limits;
     this.connection.frameBytes = limits.frame;
+    if (!this.lostTimeoutGiven) this.lostTimeoutMs = limits.timeout;
   }
 
   private resyncInBackground(): void {
     void this.resync().catch(() => {});
   }
 
-  private async changeRequest(header: Record<string, unknown>, ids?: string[]): Promise<ServerHeaderOf<"ok">> {
-    return (await this.request(header, ids ? idsBody(ids) : [])) as ServerHeaderOf<"ok">;
+  private changeRequest(header: Record<string, unknown>, ids?: string[]): Promise<ServerHeaderOf<"ok">> {
+    return this.request("ok", header, ids ? idsBody(ids) : []);
   }
 
-  private async request(header: Record<string, unknown>, body: Body = []): Promise<ServerMessage> {
-    return (await this.exchange(header, body, false)).reply;
+  /** Sends a request and resolves with its reply, which must be of type `expected`. */
+  private async request<T extends ServerMessage["type"]>(expected: T, header: Record<string, unknown>, body: Body = []): Promise<Extract<ServerMessage, { type: T }>> {
+    return expectReply(expected, (await this.exchange(header, body, false)).reply);
   }
 
   /** Sends a request and waits for its reply (and, for resync, the events replayed before it). */
   private async exchange(header: Record<string, unknown>, body: Body, collects: boolean): Promise<{ reply: ServerMessage; replayed: ServerMessage[] }> {
     if (this.closed) throw new Error("the client is closed");
     const ref = this.requests.nextRef();
-    const reply = this.requests.expect(ref, collects);
-    await this.connection.send("command", { ...header, ref }, body);
+    const sent: Sent = { header: { ...header, ref }, body };
+    const reply = this.requests.expect(ref, sent, collects);
+    await this.connection.send("command", sent.header, sent.body);
     return reply;
   }
 
@@ -354,8 +364,8 @@ export class Client extends EventEmitter<ClientEvents> {
       this.emit("presence", message);
       return;
     }
-    if (!("seq" in message)) return;
-    const event = message as ServerEvent;
+    if (!isEvent(message)) return;
+    const event = message;
     if (!this.synced || this.resyncing) {
       this.buffered.push(event);
       return;
@@ -371,20 +381,19 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onPublisher(message: ServerMessage): void {
     if (message.type !== "rejected" || typeof message.ref !== "number") return;
-    this.pendingCommits.get(message.ref)?.reject(new ServerError(message.code, message.message, message.id));
+    this.commits.reject(message.ref, new ServerError(message.code, message.message, message.id));
   }
 
   private onTtl(message: ServerMessage): void {
     if (message.type !== "ping") return;
-    this.lastPing = Date.now();
     void this.connection.send("ttl", { type: "pong", n: message.n }).catch(() => {});
-    if (this.synced && !this.resyncing && this.replica.seq < this.pingSeq) this.resyncInBackground();
-    this.pingSeq = message.seq;
+    const behind = this.liveness.ping(message.seq, this.replica.seq);
+    if (behind && this.synced && !this.resyncing) this.resyncInBackground();
   }
 
   private applyEvent(event: ServerEvent): void {
     if (!this.replica.apply(event)) return;
-    if (event.type === "commit" && event.from === this.name && typeof event.ref === "number") this.pendingCommits.get(event.ref)?.resolve(event.seq);
+    if (event.type === "commit" && event.from === this.name && typeof event.ref === "number") this.commits.acknowledge(event.ref, event.seq);
     if (event.type === "session" && event.state === "closing") this.lose("the server is closing");
     this.emit("event", event);
   }
@@ -405,7 +414,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private lose(reason: string): void {
     if (this.closed) return;
-    clearInterval(this.lostTimer);
+    this.liveness.stop();
     this.emit("lost", reason);
   }
 }

@@ -48,6 +48,9 @@ export class Connection {
       curveSecretKey: endpoint.secretKey,
       // The server's frames are never larger than this, whatever it advertises.
       maxMessageSize: MAX_FRAME_BYTES + CURVE_FRAME_OVERHEAD,
+      // The server cuts connections to remove users (PROTOCOL.md §8): come back quickly, then back off.
+      reconnectInterval: 20,
+      reconnectMaxInterval: 2000,
       linger: 0,
     };
     const dealer = () => new zmq.Dealer({ ...secure, routingId: routingId as unknown as string });
@@ -94,6 +97,14 @@ export class Connection {
         handle(message);
       }
     }).catch(() => {});
+  }
+
+  /** Calls `listener` each time the port's connection is remade (every handshake after the first). */
+  onReconnected(port: PortName, listener: () => void): void {
+    let handshakes = 0;
+    this.sockets[port].events.on("handshake", () => {
+      if (++handshakes > 1) listener();
+    });
   }
 
   close(): void {

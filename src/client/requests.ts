@@ -1,11 +1,19 @@
 /**
  * Requests in flight on the command port, matched to replies by `ref`. A reply
  * is one message (in pieces or not), except resync's: the replayed events, which
- * carry no ref, then `resynced`.
+ * carry no ref, then `resynced`. Each request is kept until its reply comes, so
+ * that it can be sent again when the connection is remade (the first reply to
+ * a ref wins; PROTOCOL.md §8).
  */
-import type { ServerMessage } from "../protocol/index.js";
+import type { Body, Header, ServerMessage } from "../protocol/index.js";
+
+export interface Sent {
+  header: Header;
+  body: Body;
+}
 
 interface Pending {
+  sent: Sent;
   /** Replayed events collected so far (resync only). */
   replayed: ServerMessage[] | null;
   resolve: (reply: { reply: ServerMessage; replayed: ServerMessage[] }) => void;
@@ -23,15 +31,20 @@ export class Requests {
     return ++this.ref;
   }
 
-  /** Waits for the reply to `ref`; `collects` for a request whose reply is preceded by replayed events. */
-  expect(ref: number, collects = false): Promise<{ reply: ServerMessage; replayed: ServerMessage[] }> {
+  /** Waits for the reply to `ref`, sent as `sent`; `collects` for a request whose reply is preceded by replayed events. */
+  expect(ref: number, sent: Sent, collects = false): Promise<{ reply: ServerMessage; replayed: ServerMessage[] }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
         reject(new Error(`no reply from the server within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
-      this.pending.set(ref, { replayed: collects ? [] : null, resolve, reject, timer });
+      this.pending.set(ref, { sent, replayed: collects ? [] : null, resolve, reject, timer });
     });
+  }
+
+  /** The requests still waiting for their replies, oldest first. */
+  outstanding(): Sent[] {
+    return [...this.pending.values()].map((pending) => pending.sent);
   }
 
   deliver(ref: string | number, message: ServerMessage): void {

@@ -29,6 +29,26 @@ export class Allowlist {
     return { state: "allowed", entry };
   }
 
+  /**
+   * What both this allowlist and `previous` allow — with the lesser role and the earlier expiry
+   * of the two — and what either revokes: the allowlist to trust when this one was read from a
+   * store that was not in order (AllowlistWatcher). A key is admitted by it only if it was
+   * allowed before and its file still reads and allows it.
+   */
+  within(previous: Allowlist): Allowlist {
+    const allowed: KeyEntry[] = [];
+    for (const entry of this.allowed.values()) {
+      const before = previous.allowed.get(entry.publicKey);
+      if (!before || previous.revoked.has(entry.publicKey)) continue;
+      allowed.push({
+        ...entry,
+        role: entry.role === "admin" && before.role === "admin" ? "admin" : "member",
+        expires: earlier(entry.expires, before.expires),
+      });
+    }
+    return new Allowlist(allowed, [...previous.revoked.values(), ...this.revoked.values()]);
+  }
+
   entries(): KeyEntry[] {
     return [...this.allowed.values()];
   }
@@ -36,4 +56,10 @@ export class Allowlist {
   revokedEntries(): KeyEntry[] {
     return [...this.revoked.values()];
   }
+}
+
+/** The earlier of two expiries, where null is never. */
+function earlier(a: string | null, b: string | null): string | null {
+  if (a === null || b === null) return a ?? b;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
 }

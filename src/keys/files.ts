@@ -3,7 +3,7 @@
  * ssh-style refusal of a secret that others can read.
  */
 import { randomBytes } from "node:crypto";
-import { promises as fs, constants } from "node:fs";
+import { promises as fs, constants, type Stats } from "node:fs";
 import path from "node:path";
 import { KeyStoreError } from "./errors.js";
 
@@ -64,11 +64,53 @@ export async function checkSecretFileMode(file: string): Promise<void> {
 
 /** A store directory others can write to lets them plant keys; refuse it. */
 export async function checkStoreDirMode(dir: string): Promise<void> {
-  const stat = await fs.stat(dir);
-  if ((stat.mode & 0o022) !== 0) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
-    throw new KeyStoreError(`The key store ${dir} can be written by others (mode ${mode}); run: chmod 700 ${dir}`);
+  const problem = writableByOthers(dir, await fs.stat(dir));
+  if (problem) throw new KeyStoreError(`The key store ${problem}`);
+}
+
+/**
+ * The sentence for a folder of the key store that group or others can write to, who could then
+ * plant keys or remove revocations; null for one they cannot. Reading is not checked: the
+ * folders hold public keys only.
+ */
+export function writableByOthers(dir: string, stat: Stats): string | null {
+  if ((stat.mode & 0o022) === 0) return null;
+  const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
+  return `${dir} can be written by others (mode ${mode}); run: chmod 700 ${dir}`;
+}
+
+/** A certificate is a few hundred bytes: a file in the key folders far larger than that is not one. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads a file from a key folder (allowed/, revoked/): null if it is gone; a KeyStoreError for
+ * what is plainly not a certificate, which grants nothing (a folder, a FIFO, a socket, a file
+ * over MAX_KEY_FILE_BYTES); any other error as it is (EACCES, EIO, EMFILE, ELOOP...): then what
+ * the file says is unknown. Opened without blocking, so that a FIFO cannot hang the reader.
+ */
+export async function readKeyFile(file: string): Promise<string | null> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return null;
+    if (isCode(error, "ENXIO")) throw new KeyStoreError("it is not a regular file"); // a socket
+    throw error;
   }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new KeyStoreError("it is not a regular file");
+    if (stat.size > MAX_KEY_FILE_BYTES)
+      throw new KeyStoreError(`it is larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, far too large for a certificate`);
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The error code of a failed file operation (EACCES, ...), for a sentence. */
+export function codeOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }
 
 export async function readTextIfExists(file: string): Promise<string | null> {

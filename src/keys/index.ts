@@ -7,5 +7,5 @@ export { checkBasePort, checkHost, formatInvite, parseInvite, readInvite, writeI
 export { generateKeyPair, publicKeyOf, type KeyPair } from "./keypair.js";
 export { checkName } from "./names.js";
 export { DEFAULT_KEY_DIR, KeyStore, type AllowlistSnapshot } from "./store.js";
-export { AllowlistWatcher, WATCH_TIMING, type WatchEvents, type WatchTiming } from "./watch.js";
+export { AllowlistWatcher, WATCH_OPTIONS, type WatchEvents, type WatchOptions } from "./watch.js";
 export { isZ85Key, z85Decode, z85Encode } from "./z85.js";

@@ -18,9 +18,12 @@ import {
   SECRET_FILE_MODE,
   checkSecretFileMode,
   checkStoreDirMode,
+  codeOf,
   ensurePrivateDir,
   isCode,
+  readKeyFile,
   readTextIfExists,
+  writableByOthers,
   writeFileAtomic,
 } from "./files.js";
 import { fingerprint, looksLikeFingerprint } from "./fingerprint.js";
@@ -34,8 +37,15 @@ const STORE_GITIGNORE = "# Written by curvehost: nothing in a key store belongs 
 
 export interface AllowlistSnapshot {
   allowlist: Allowlist;
-  /** Files that could not be read as certificates; each grants nothing. */
+  /** Files that are not valid certificates; each grants nothing. */
   problems: string[];
+  /**
+   * Why this reading cannot be trusted whole: a folder that could not be listed or a file that
+   * could not be read (EACCES, EMFILE, ...), so that what it says is unknown; a store folder that
+   * others can write to, so that anyone may have put anything in it. Empty when the store is in
+   * order. AllowlistWatcher fails closed on them.
+   */
+  faults: string[];
 }
 
 export class KeyStore {
@@ -132,49 +142,86 @@ export class KeyStore {
     });
   }
 
-  /** Reads allowed/ and revoked/. A file that is not a valid certificate is reported and grants nothing. */
+  /**
+   * Reads allowed/ and revoked/. A file that is not a valid certificate is reported and grants
+   * nothing; so do, in allowed/, a numbered copy (NAME~2.key: a name has one file) and every file
+   * of a key that two files hold. A folder others can write to, one that cannot be listed and a
+   * file that cannot be read are faults (see AllowlistSnapshot). Never throws for what it finds
+   * on disk.
+   */
   async readAllowlist(): Promise<AllowlistSnapshot> {
-    const problems: string[] = [];
-    const allowed = await this.readEntries(this.allowedDir, problems);
-    const revoked = await this.readEntries(this.revokedDir, problems);
-    return { allowlist: new Allowlist(allowed, revoked), problems };
+    const { snapshot } = await this.read();
+    return snapshot;
   }
 
-  private async readEntries(dir: string, problems: string[]): Promise<KeyEntry[]> {
+  /** readAllowlist, and every certificate in allowed/, whether it grants or not. */
+  private async read(): Promise<{ snapshot: AllowlistSnapshot; allowedFiles: KeyFile[] }> {
+    const problems: string[] = [];
+    const faults: string[] = [];
+    const modeFault = await writableFolderFault(this.dir);
+    if (modeFault) faults.push(modeFault);
+    const allowedFiles = await this.readFolder(this.allowedDir, problems, faults);
+    const revoked = await this.readFolder(this.revokedDir, problems, faults);
+    const allowlist = new Allowlist(granting(allowedFiles, problems), revoked.map((file) => file.entry));
+    return { snapshot: { allowlist, problems, faults }, allowedFiles };
+  }
+
+  /** Every certificate in a key folder, with the name its file gives it (NAME.key, or NAME~N.key). */
+  private async readFolder(dir: string, problems: string[], faults: string[]): Promise<KeyFile[]> {
     let names: string[];
     try {
+      const modeFault = await writableFolderFault(dir);
+      if (modeFault) faults.push(modeFault);
       names = (await fs.readdir(dir)).filter((name) => name.endsWith(KEY_SUFFIX)).sort();
     } catch (error) {
       if (isCode(error, "ENOENT")) return [];
-      throw error;
+      faults.push(`${dir} cannot be listed (${codeOf(error)})`);
+      return [];
     }
-    const entries: KeyEntry[] = [];
+    const files: KeyFile[] = [];
     for (const fileName of names) {
       const file = path.join(dir, fileName);
       try {
-        const text = await readTextIfExists(file);
+        let text: string | null;
+        try {
+          text = await readKeyFile(file);
+        } catch (error) {
+          if (error instanceof KeyStoreError) throw error;
+          faults.push(`${file} cannot be read (${codeOf(error)})`);
+          continue;
+        }
         if (text === null) continue; // removed while we listed
         const cert = parseCertificate(text);
         if (typeof cert === "string") throw new KeyStoreError(cert);
         if (cert.secretKey !== undefined) throw new KeyStoreError("it holds a secret key, which never belongs in the allowlist");
-        entries.push(entryFromCertificate(cert, fileName.slice(0, -KEY_SUFFIX.length).replace(/~\d+$/, "")));
+        const base = fileName.slice(0, -KEY_SUFFIX.length);
+        const name = base.replace(/~\d+$/, "");
+        files.push({ file, numbered: name !== base, entry: entryFromCertificate(cert, name) });
       } catch (error) {
         if (!(error instanceof KeyStoreError)) throw error;
         problems.push(`${file} is ignored: ${error.message.replace(/\.$/, "")}.`);
       }
     }
-    return entries;
+    return files;
   }
 
   async allow(name: string, publicKey: string, options: { role: Role; expires: string | null }): Promise<KeyEntry> {
     await this.requireExisting();
     checkName(name);
-    const { allowlist } = await this.readAllowlist();
-    if (allowlist.entries().some((entry) => entry.name === name))
+    const { snapshot, allowedFiles } = await this.read();
+    // What cannot be read may already hold the name or the key; and a running server would not admit it.
+    if (snapshot.faults.length > 0)
+      throw new KeyStoreError(`The key store is not in order (${snapshot.faults[0]}); fix that first, nothing was changed.`);
+    // Every file counts, granting or not: another one would only make a name or a key ambiguous.
+    const named = allowedFiles.find((file) => file.entry.name === name);
+    if (named && !named.numbered)
       throw new KeyStoreError(`A key named ${name} is already allowed; revoke it first or choose another name.`);
-    const status = allowlist.status(publicKey);
-    if (status.state === "allowed" || status.state === "expired")
-      throw new KeyStoreError(`That key is already allowed as ${status.entry.name}.`);
+    if (named)
+      throw new KeyStoreError(`${named.file} already names ${name} (it grants nothing); revoke ${name} first or choose another name.`);
+    const holder = allowedFiles.find((file) => file.entry.publicKey === publicKey);
+    if (holder && snapshot.allowlist.status(publicKey).state === "revoked")
+      throw new KeyStoreError(`That key is revoked, and ${holder.file} still holds it; remove that file, then allow the key again.`);
+    if (holder) throw new KeyStoreError(`That key is already allowed as ${holder.entry.name}.`);
     if (publicKey === (await this.serverPublicKey()))
       throw new KeyStoreError("That is the server's own public key, not a client's.");
     const entry: KeyEntry = {
@@ -190,28 +237,40 @@ export class KeyStore {
       exclusive: true,
     });
     // Allowing a revoked key again is the one way to lift its revocation.
-    if (status.state === "revoked") await this.forgetRevocations(publicKey);
+    if (snapshot.allowlist.status(publicKey).state === "revoked") await this.forgetRevocations(publicKey);
     return entry;
   }
 
-  /** Moves an allowed key to revoked/. The revoked copy is written before the allowed one goes. */
-  async revoke(nameOrFingerprint: string): Promise<KeyEntry> {
+  /**
+   * Revokes every key that allowed/ ties to a name (NAME.key, and any NAME~N.key put there by
+   * hand) or to a fingerprint (every file that holds it), whether the file grants or not, so that
+   * nothing of it is left to be allowed. Each revoked copy is written before its allowed file goes.
+   */
+  async revoke(nameOrFingerprint: string): Promise<KeyEntry[]> {
     await this.requireExisting();
-    const { allowlist } = await this.readAllowlist();
-    const entry = allowlist
-      .entries()
-      .find((candidate) =>
-        looksLikeFingerprint(nameOrFingerprint)
-          ? candidate.fingerprint === nameOrFingerprint
-          : candidate.name === nameOrFingerprint,
-      );
-    if (!entry) throw new KeyStoreError(`No allowed key is named or fingerprinted ${nameOrFingerprint}; see: curvehost keys`);
-    const revoked = { ...entry, revoked: new Date().toISOString() };
+    const byFingerprint = looksLikeFingerprint(nameOrFingerprint);
+    if (!byFingerprint && nameOrFingerprint.startsWith("SHA256:"))
+      throw new KeyStoreError(`${nameOrFingerprint} is not a fingerprint: those are SHA256: and 43 characters of base64.`);
+    if (!byFingerprint) checkName(nameOrFingerprint); // "", "../x": no file could be named so
+    const { snapshot, allowedFiles } = await this.read();
+    const targets = allowedFiles.filter((file) =>
+      byFingerprint ? file.entry.fingerprint === nameOrFingerprint : file.entry.name === nameOrFingerprint,
+    );
+    if (targets.length === 0) {
+      const [fault] = snapshot.faults;
+      const unread = fault ? ` (though the key store is not in order: ${fault})` : "";
+      throw new KeyStoreError(`No allowed key is named or fingerprinted ${nameOrFingerprint}${unread}; see: curvehost keys`);
+    }
     await ensurePrivateDir(this.revokedDir);
-    await writeFileAtomic(await this.freeRevokedFile(entry.name), formatCertificate(entryToCertificate(revoked)), PUBLIC_FILE_MODE, {
-      exclusive: true,
-    });
-    await fs.rm(this.allowedFile(entry.name), { force: true });
+    const revoked: KeyEntry[] = [];
+    for (const { file, entry } of targets) {
+      const copy = { ...entry, revoked: new Date().toISOString() };
+      await writeFileAtomic(await this.freeRevokedFile(entry.name), formatCertificate(entryToCertificate(copy)), PUBLIC_FILE_MODE, {
+        exclusive: true,
+      });
+      await fs.rm(file, { force: true });
+      revoked.push(copy);
+    }
     return revoked;
   }
 
@@ -246,16 +305,63 @@ export class KeyStore {
   private async freeRevokedFile(name: string): Promise<string> {
     for (let n = 1; ; n++) {
       const file = path.join(this.revokedDir, n === 1 ? `${name}${KEY_SUFFIX}` : `${name}~${n}${KEY_SUFFIX}`);
-      if ((await readTextIfExists(file)) === null) return file;
+      if (!(await exists(file))) return file;
     }
   }
 
   private async forgetRevocations(publicKey: string): Promise<void> {
-    for (const fileName of await fs.readdir(this.revokedDir)) {
-      const file = path.join(this.revokedDir, fileName);
-      const cert = parseCertificate((await readTextIfExists(file)) ?? "");
-      if (typeof cert !== "string" && cert.publicKey === publicKey) await fs.rm(file, { force: true });
+    for (const { file, entry } of await this.readFolder(this.revokedDir, [], [])) {
+      if (entry.publicKey === publicKey) await fs.rm(file, { force: true });
     }
   }
 }
 
+/** A certificate read from a key folder. */
+interface KeyFile {
+  file: string;
+  /** NAME~N.key: a numbered copy, which in allowed/ grants nothing. */
+  numbered: boolean;
+  entry: KeyEntry;
+}
+
+/**
+ * The allowed/ files that grant: one file for a name (NAME.key) and one file for a key. A
+ * numbered copy, and every file of a key that another file holds too, is reported and grants
+ * nothing: which of them would the host mean, with which name and role?
+ */
+function granting(files: KeyFile[], problems: string[]): KeyEntry[] {
+  const byKey = new Map<string, KeyFile[]>();
+  for (const file of files) {
+    if (file.numbered) {
+      problems.push(`${file.file} is ignored: a name has one file in allowed/, ${file.entry.name}${KEY_SUFFIX}; numbered copies belong in revoked/.`);
+      continue;
+    }
+    byKey.set(file.entry.publicKey, [...(byKey.get(file.entry.publicKey) ?? []), file]);
+  }
+  const entries: KeyEntry[] = [];
+  for (const holders of byKey.values()) {
+    if (holders.length === 1) entries.push(holders[0]!.entry);
+    else for (const { file } of holders) {
+      const others = holders.filter((other) => other.file !== file).map((other) => path.basename(other.file));
+      problems.push(`${file} is ignored: ${others.join(" and ")} holds the same key; keep one of them.`);
+    }
+  }
+  return entries;
+}
+
+/** Whether anything is at `file`: a file, a folder, a FIFO, a dangling link. */
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return false;
+    throw error;
+  }
+}
+
+/** The fault of a store folder that others can write to: they could plant or remove keys. Null if it cannot be stat'ed (listing it says why). */
+async function writableFolderFault(dir: string): Promise<string | null> {
+  const stat = await fs.stat(dir).catch(() => null);
+  return stat ? writableByOthers(dir, stat) : null;
+}

@@ -40,13 +40,16 @@ export function formatCertificate(cert: Certificate, now = new Date()): string {
   return lines.join("\n") + "\n";
 }
 
-/** Parses a certificate; returns an error sentence (without the file name) when the text is not one. */
+/**
+ * Parses a certificate; returns an error sentence (without the file name) when the text is not one.
+ * The sentence names a line by its number and never quotes it: the line may hold a secret key.
+ */
 export function parseCertificate(text: string): Certificate | string {
   let section = "";
   const metadata: Record<string, string> = {};
-  let publicKey: string | undefined;
-  let secretKey: string | undefined;
-  for (const raw of text.split(/\r?\n/)) {
+  let publicKey: { value: string; line: number } | undefined;
+  let secretKey: { value: string; line: number } | undefined;
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trimEnd();
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     if (!/^\s/.test(line)) {
@@ -54,15 +57,17 @@ export function parseCertificate(text: string): Certificate | string {
       continue;
     }
     const match = /^\s+([A-Za-z0-9_-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S*))\s*$/.exec(line);
-    if (!match) return `it has a line that is not "name = value": ${JSON.stringify(line.slice(0, 60))}`;
+    if (!match) return `its line ${index + 1} is not "name = value"`;
     const key = match[1]!;
     const value = match[2] ?? match[3] ?? match[4] ?? "";
     if (section === "metadata") metadata[key] = value;
-    else if (section === "curve" && key === "public-key") publicKey = value;
-    else if (section === "curve" && key === "secret-key") secretKey = value;
+    else if (section === "curve" && key === "public-key") publicKey = { value, line: index + 1 };
+    else if (section === "curve" && key === "secret-key") secretKey = { value, line: index + 1 };
   }
   if (publicKey === undefined) return "it has no curve public-key";
-  if (!isZ85Key(publicKey)) return "its public-key is not a 40-character Z85 key";
-  if (secretKey !== undefined && !isZ85Key(secretKey)) return "its secret-key is not a 40-character Z85 key";
-  return secretKey === undefined ? { publicKey, metadata } : { publicKey, secretKey, metadata };
+  if (!isZ85Key(publicKey.value)) return `its public-key (line ${publicKey.line}) is not a 40-character Z85 key`;
+  if (secretKey !== undefined && !isZ85Key(secretKey.value)) return `its secret-key (line ${secretKey.line}) is not a 40-character Z85 key`;
+  return secretKey === undefined
+    ? { publicKey: publicKey.value, metadata }
+    : { publicKey: publicKey.value, secretKey: secretKey.value, metadata };
 }

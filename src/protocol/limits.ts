@@ -28,6 +28,14 @@ export interface Limits {
   presenceRate: number;
 }
 
+/** What `hello` and `welcome` carry: the limits, and the ttl port's timing (PROTOCOL.md §7), in ms. */
+export interface Advertised extends Limits {
+  /** Between two pings. */
+  ping: number;
+  /** Silence after which the server takes a user as lost, and a client the server. */
+  timeout: number;
+}
+
 const REQUEST_BYTES = 4 * 1024 * 1024;
 const NODE_BYTES = 512 * 1024 * 1024;
 

@@ -105,6 +105,8 @@ export const limits = z.object({
   deltas: count,
   presence: count,
   presenceRate: count,
+  ping: count,
+  timeout: count,
 });
 
 /** A node in a `nodes` reply: its metadata and the lengths of its parts, or a removal. */
@@ -144,7 +146,7 @@ export const SERVER_MESSAGES = {
   }),
   ok: reply("ok", { seq }),
   error: reply("error", { code: z.string(), message: z.string(), id: z.string().optional() }),
-  nodes: reply("nodes", { seq, manifest: count }),
+  nodes: reply("nodes", { seq, manifest: count, state: sessionState, users: z.array(userInfo) }),
   catalog: reply("catalog", { seq }),
   resynced: reply("resynced", { seq, presence: z.record(z.string(), presenceEntry) }),
   users: reply("users", { users: z.array(userInfo), seq: seq.optional() }),

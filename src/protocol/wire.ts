@@ -93,6 +93,11 @@ export function* framesOf(header: Header, body: Body, frameBytes: number): Gener
   }
 }
 
+/** The bytes of a message's header and of `body` (the parts of its body a caller made for it). */
+export function messageBytes(header: Header, body: Body = []): number {
+  return Buffer.byteLength(JSON.stringify(header)) + 1 + bodyLength(body);
+}
+
 /** Every frame of a message at once, for messages known to be small or wanted whole. */
 export function toFrames(header: Header, body: Body = [], frameBytes: number): Buffer[] {
   // A message that fits in one frame (every event at a few hundred a second) without the generator's machinery.

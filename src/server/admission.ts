@@ -5,14 +5,21 @@
  */
 import type { Logger } from "pino";
 import { fingerprint, type Allowlist, type KeyEntry, type KeyStatus, type KeyStore } from "../keys/index.js";
-import type { RemovalReason } from "./context.js";
-import type { User, Users } from "./users.js";
+import { LogLimiter } from "./log-limiter.js";
+import type { User, Users, RemovalReason } from "./users.js";
 import type { ZapRequest, ZapVerdict } from "./zap.js";
 
 /** A key's status, with the bans of kicks on top of the allowlist's. */
 export type AdmissionStatus = KeyStatus | { state: "banned"; entry: KeyEntry; until: number };
 
 const SEEN_FLUSH_MS = 1000;
+/**
+ * Joins one key may make in JOIN_WINDOW_MS. Each join of a key already joined, and
+ * each departure, cuts every subscriber's connection (PROTOCOL.md §8), which they
+ * must remake and resync: a key joining in a loop would cost everyone that.
+ */
+export const JOINS_PER_WINDOW = 3;
+export const JOIN_WINDOW_MS = 10_000;
 
 export class Admission {
   private allowlist: Allowlist;
@@ -25,6 +32,14 @@ export class Admission {
   private readonly seen = new Map<string, string>();
   private seenTimer: NodeJS.Timeout | undefined;
   private seenWriting: Promise<void> = Promise.resolve();
+  /** When each key last joined, newest last, at most JOINS_PER_WINDOW. */
+  private readonly joins = new Map<string, number[]>();
+  /** Keys with a subscriber connection on the current subscriber socket: one each (PROTOCOL.md §8). */
+  private readonly subscribers = new Set<string>();
+  /** Told when a joined key completes a second subscriber handshake. */
+  onSecondSubscriber: (user: User) => void = () => {};
+  /** Refused handshakes, by the peer's address: a flood of them logs counts, not lines. */
+  private readonly refusals: LogLimiter;
 
   constructor(
     allowlist: Allowlist,
@@ -34,6 +49,9 @@ export class Admission {
     private readonly log: Logger,
   ) {
     this.allowlist = allowlist;
+    this.refusals = new LogLimiter((source, count, seconds) =>
+      log.warn({ event: "handshake_refused", source, count, seconds }, `${count} more handshakes refused in ${seconds} s`),
+    );
   }
 
   /** Whether a key may join now, and why not. */
@@ -50,7 +68,9 @@ export class Admission {
   /** The ZAP decision for one handshake. Every refusal is logged. */
   authorize(request: ZapRequest): ZapVerdict {
     const refuse = (reason: string, print?: string): ZapVerdict => {
-      this.log.warn({ event: "handshake_refused", domain: request.domain, address: request.address, fingerprint: print ?? null, reason }, "handshake refused");
+      // By address: a flood from one place, however many keys it tries, logs counts.
+      if (this.refusals.admit(request.address))
+        this.log.warn({ event: "handshake_refused", domain: request.domain, address: request.address, fingerprint: print ?? null, reason }, "handshake refused");
       return { allow: false, reason };
     };
     if (request.mechanism !== "CURVE" || request.publicKey === null) return refuse(`mechanism ${request.mechanism || "none"}`);
@@ -63,10 +83,20 @@ export class Admission {
       return { allow: true, userId: status.entry.name };
     }
     if (request.domain === "subscriber" || request.domain === "publisher" || request.domain === "ttl") {
-      if (!this.users.byPublicKey(request.publicKey)) return refuse("not joined", print);
+      const user = this.users.byPublicKey(request.publicKey);
+      if (!user) return refuse("not joined", print);
+      if (request.domain === "subscriber") {
+        if (this.subscribers.has(request.publicKey)) this.onSecondSubscriber(user);
+        else this.subscribers.add(request.publicKey);
+      }
       return { allow: true, userId: status.entry.name };
     }
     return refuse(`unknown domain "${request.domain}"`, print);
+  }
+
+  /** The subscriber socket is being replaced: its connections, and their count, start over. */
+  resetSubscribers(): void {
+    this.subscribers.clear();
   }
 
   /** Takes a new allowlist; returns the joined users it no longer admits, with why. */
@@ -80,6 +110,18 @@ export class Admission {
       gone.push({ user, reason: state === "expired" ? "expired" : "revoked" });
     }
     return gone;
+  }
+
+  /** Seconds this key must wait before it may join again, or 0 (and the join is counted). */
+  joinWait(publicKey: string, now = Date.now()): number {
+    const times = (this.joins.get(publicKey) ?? []).filter((time) => now - time < JOIN_WINDOW_MS);
+    if (times.length >= JOINS_PER_WINDOW) {
+      this.joins.set(publicKey, times);
+      return Math.ceil((times[0]! + JOIN_WINDOW_MS - now) / 1000);
+    }
+    times.push(now);
+    this.joins.set(publicKey, times);
+    return 0;
   }
 
   /** Refuses a kicked user's key for the kick ban, unless the host allows it anew meanwhile. */
@@ -106,6 +148,7 @@ export class Admission {
   /** Refuses every handshake from now on, and writes what is still noted. */
   async close(): Promise<void> {
     this.stopping = true;
+    this.refusals.close();
     clearTimeout(this.seenTimer);
     await this.seenWriting;
     await this.writeSeen();

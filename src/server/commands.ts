@@ -6,7 +6,9 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   framesOf,
+  messageBytes,
   nodesBody,
+  type Advertised,
   type Body,
   type CatalogEntry,
   type CommandRequest,
@@ -17,9 +19,10 @@ import {
 } from "../protocol/index.js";
 import { fingerprint } from "../keys/index.js";
 import { loadSodium } from "../keys/sodium.js";
+import { JOINS_PER_WINDOW, JOIN_WINDOW_MS } from "./admission.js";
 import type { ServerContext } from "./context.js";
 import { verifyJoinProof, type Sodium } from "../protocol/join-proof.js";
-import type { User } from "./users.js";
+import { RecentRefs, type User } from "./users.js";
 import { Assembler } from "../protocol/index.js";
 import { SERVER_VERSION } from "./version.js";
 
@@ -40,6 +43,11 @@ export class CommandHandler {
   handle(routingId: Buffer, user: User | undefined, decoded: Decoded<"command"> | { ok: false; error: WireFailure }): void {
     if (!decoded.ok) return this.fail(routingId, decoded.error.ref, decoded.error.code, decoded.error.message, decoded.error.id);
     const request = decoded.request;
+    if (user && request.ref !== undefined) {
+      // Sent again after the connection was remade (PROTOCOL.md §5): carried out, and answered, once already.
+      if (user.seen.command.has(request.ref)) return;
+      user.seen.command.add(request.ref);
+    }
     try {
       this.dispatch(routingId, user, request);
     } catch (error) {
@@ -60,7 +68,7 @@ export class CommandHandler {
         session: config.session,
         state: session.state,
         users: this.context.users.size,
-        limits: config.limits,
+        limits: this.advertised(),
       });
     }
     if (request.type === "join") return this.join(routingId, request);
@@ -129,6 +137,8 @@ export class CommandHandler {
       log.warn({ event: "join_refused", fingerprint: status.entry.fingerprint, address, reason: "bad_proof" }, "join refused: bad proof");
       throw new ProtocolError("not_allowed", "the join proof does not match this key and routing id");
     }
+    const wait = admission.joinWait(request.key);
+    if (wait > 0) throw new ProtocolError("rate_limited", `a key joins at most ${JOINS_PER_WINDOW} times in ${JOIN_WINDOW_MS / 1000} s; try again in ${wait} s`);
     const boundHere = users.byRoutingId(routingId);
     if (boundHere && boundHere.publicKey !== request.key) {
       log.warn({ event: "join_refused", fingerprint: status.entry.fingerprint, address, reason: "routing_id_bound" }, "join refused: routing id bound to another key");
@@ -156,6 +166,7 @@ export class CommandHandler {
       },
       presence: null,
       presenceWindow: { start: now, count: 0 },
+      seen: { command: new RecentRefs(), publisher: new RecentRefs() },
     };
     users.add(user);
     admission.markSeen(user.fingerprint);
@@ -172,7 +183,7 @@ export class CommandHandler {
       seq: session.seq,
       users: users.info(),
       presence: users.presence(),
-      limits: config.limits,
+      limits: this.advertised(),
     });
   }
 
@@ -180,10 +191,10 @@ export class CommandHandler {
     if (admin.role !== "admin") throw new ProtocolError("denied", "only an admin can kick");
     const target = this.context.users.byName(name);
     if (!target) throw new ProtocolError("not_found", `${name} is not joined`);
+    // The notice first: the removal cuts the user's connections, and the socket it is on lets it go out as it closes.
+    this.reply(target.routingId, { type: "kicked", by: admin.name });
     this.context.admission.ban(target);
     this.context.departures.remove(target, "kicked");
-    // After the removal, which drops anything still queued for the user: this notice is the last thing they get.
-    this.reply(target.routingId, { type: "kicked", by: admin.name });
     ok();
   }
 
@@ -206,7 +217,7 @@ export class CommandHandler {
     const seq = session.seq;
     const entries: FetchedEntry[] = [];
     const parts: Buffer[] = [];
-    const wanted = ids ?? [...session.nodes.all()].map((node) => node.id);
+    const wanted = ids ? new Set(ids) : [...session.nodes.all()].map((node) => node.id);
     for (const id of wanted) {
       const node = session.nodes.get(id);
       if (!node) {
@@ -217,7 +228,9 @@ export class CommandHandler {
       parts.push(...node.parts);
     }
     const { manifest, body } = nodesBody(entries, parts);
-    this.replyWhenSettled(routingId, { type: "nodes", ...withRef(ref), seq, manifest }, body);
+    const whole = { state: session.state, users: this.context.users.info() };
+    // The parts are the session's: what this reply holds of its own is its manifest.
+    this.replyWhenSettled(routingId, { type: "nodes", ...withRef(ref), seq, manifest, ...whole }, body, manifest);
   }
 
   private catalog(routingId: Buffer, ref: Ref): void {
@@ -233,20 +246,29 @@ export class CommandHandler {
       if (since > session.seq) return this.fail(routingId, ref, "bad_request", `seq ${since} is in the future (now ${session.seq})`);
       const events = broadcaster.eventsSince(since);
       if (!events) return this.fail(routingId, ref, "too_old", `events after ${since} are no longer held; fetch everything again`);
-      for (const event of events) for (const frame of event.frames) this.context.outboxes.command.send(routingId, [frame]);
+      // The frames are the history's: queued, they hold nothing of their own.
+      for (const event of events) for (const frame of event.frames) this.context.outboxes.command.send(routingId, [frame], 0);
       this.reply(routingId, { type: "resynced", ...withRef(ref), seq: session.seq, presence: users.presence() });
     });
+  }
+
+  /** The limits, with the ttl port's timing. */
+  private advertised(): Advertised {
+    const { limits, pingIntervalMs, timeoutMs } = this.context.config;
+    return { ...limits, ping: pingIntervalMs, timeout: timeoutMs };
   }
 
   private fail(routingId: Buffer, ref: Ref, code: string, message: string, id?: string): void {
     this.reply(routingId, { type: "error", ...withRef(ref), code, message, ...(id === undefined ? {} : { id }) });
   }
 
-  private reply(routingId: Buffer, header: ServerHeader, body: Body = []): void {
-    this.context.outboxes.command.send(routingId, framesOf(header, body, this.context.config.limits.frame));
+  /** `ownBytes`: what the body holds that nothing else does, by default all of it. */
+  private reply(routingId: Buffer, header: ServerHeader, body: Body = [], ownBytes?: number): void {
+    const held = messageBytes(header) + (ownBytes ?? body.reduce((n, part) => n + part.length, 0));
+    this.context.outboxes.command.send(routingId, framesOf(header, body, this.context.config.limits.frame), held);
   }
 
-  private replyWhenSettled(routingId: Buffer, header: ServerHeader, body: Body = []): void {
-    void this.context.broadcaster.settled().then(() => this.reply(routingId, header, body));
+  private replyWhenSettled(routingId: Buffer, header: ServerHeader, body: Body = [], ownBytes?: number): void {
+    void this.context.broadcaster.settled().then(() => this.reply(routingId, header, body, ownBytes));
   }
 }

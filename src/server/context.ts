@@ -8,8 +8,6 @@ import type { Outbox } from "./outbox.js";
 import type { Session } from "./session.js";
 import type { Users } from "./users.js";
 
-export type RemovalReason = "left" | "kicked" | "expelled" | "lost" | "revoked" | "expired" | "replaced" | "stalled";
-
 export interface ServerContext {
   readonly config: ServerConfig;
   readonly log: Logger;

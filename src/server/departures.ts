@@ -1,62 +1,96 @@
 /**
- * Users leaving (PROTOCOL.md §8): a removal releases the user's locks, tells the
- * others, and cuts the user's subscriber connection before anything further is
- * published. libzmq cannot disconnect one subscriber, so the PUB socket is
- * replaced. Also the locks of users who do not come back after a restart.
+ * Users leaving (PROTOCOL.md §8), and what their connections cost. A removal
+ * releases the user's locks and tells the others. libzmq cannot close one peer's
+ * connection, so connections are cut by replacing sockets (sockets.ts): a user
+ * removed for cause (revoked, expired, kicked, expelled) loses every connection
+ * on every port before anything further is published; a user who leaves or is
+ * lost loses its subscriber connection, every cut sharing one replacement per
+ * interval, since each one makes every subscriber reconnect and resync.
+ * Also the locks of users who do not come back after a restart.
  */
-import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import type { Broadcaster } from "./broadcast.js";
-import { endpoint, type ServerConfig } from "./config.js";
-import type { RemovalReason } from "./context.js";
+import type { ServerConfig } from "./config.js";
 import { COMMON } from "./nodes.js";
 import type { Outbox } from "./outbox.js";
 import type { Session } from "./session.js";
-import { assertSocketSecure, createSubscriberSocket } from "./sockets.js";
-import type { User, Users } from "./users.js";
+import { PORTS, type PortName } from "../protocol/index.js";
+import type { ServerSockets } from "./sockets.js";
+import { Throttle } from "./throttle.js";
+import type { User, Users, RemovalReason } from "./users.js";
 
-/** libzmq releases the port in its I/O thread after unbind; on a loaded machine that can take a while. */
-const REBIND_LIMIT_MS = 10_000;
+/** Removals that cut every connection of the user at once. */
+const FOR_CAUSE: ReadonlySet<RemovalReason> = new Set(["revoked", "expired", "kicked", "expelled"]);
+/** Subscriber cuts for other departures are at most one per this interval. */
+export const CUT_INTERVAL_MS = 5000;
+/** A key that opens a second subscriber connection this often is expelled: no honest client does. */
+const DUPLICATES_ALLOWED = 3;
+const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
 
 export interface DepartureDeps {
   config: ServerConfig;
-  context: zmq.Context;
-  secretKey: string;
   log: Logger;
   session: Session;
   users: Users;
   broadcaster: Broadcaster;
   outboxes: Outbox[];
-  /** The live subscriber socket and its replacement. */
-  subscriber: { get(): zmq.Publisher; set(socket: zmq.Publisher): void };
+  sockets: ServerSockets;
   publishUsers(): void;
+  /** Bans a user's key for the kick ban. */
+  ban(user: User): void;
+  /** The subscriber socket is about to be replaced. */
+  onSubscriberCut(): void;
   onRemoved(name: string, reason: RemovalReason): void;
   onFatal(error: Error): void;
 }
 
 export class Departures {
-  private cycling: Promise<void> | null = null;
-  private cycleAgain = false;
-  /** Resolves when the next replacement of the subscriber socket is bound. */
-  private nextCycle: { done: Promise<void>; resolve: () => void } | null = null;
+  private cutting: Promise<void> | null = null;
+  /** Ports to cut once the cut under way is done. */
+  private readonly pending = new Set<PortName>();
+  /** Resolves when the next replacement of the subscriber socket is bound; publications wait for it. */
+  private nextSubscriber: { done: Promise<void>; resolve: () => void } | null = null;
+  private readonly subscriberCuts: Throttle;
+  private readonly duplicates = new Map<string, number[]>();
   private releaseTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
-  constructor(private readonly deps: DepartureDeps) {}
+  constructor(private readonly deps: DepartureDeps) {
+    this.subscriberCuts = new Throttle(() => this.cut(["subscriber"]), CUT_INTERVAL_MS);
+  }
 
-  /** Ends a user's session: locks released, users published, subscriber cut. A second call for the same user does nothing. */
+  /** Ends a user's session: locks released, users published, connections cut. A second call for the same user does nothing. */
   remove(user: User, reason: RemovalReason): void {
     const { users, session, broadcaster, log } = this.deps;
     if (users.byRoutingId(user.routingId) !== user) return;
     users.remove(user);
     for (const outbox of this.deps.outboxes) outbox.forget(user.routingId);
-    // First cut the subscriber connections, so that not even the news of the removal reaches the user.
-    this.cycleSubscriber();
+    // First the cut, so that a user removed for cause does not even get the news of its removal.
+    // A key that joined anew (replaced) keeps its connections: they are its own.
+    if (FOR_CAUSE.has(reason)) this.cut(PORTS);
+    else if (reason !== "replaced") this.subscriberCuts.request();
     const release = session.planRelease(user.name);
     if (release) broadcaster.publish(release);
     this.deps.publishUsers();
     log.info({ event: "departure", user: user.name, fingerprint: user.fingerprint, reason }, "user removed");
     this.deps.onRemoved(user.name, reason);
+  }
+
+  /**
+   * A joined key completed a second subscriber handshake: one user, one
+   * subscriber connection. The subscriber port is cut (sharing the interval's
+   * cut) so that one reconnects; a key that keeps doing it is expelled.
+   */
+  duplicateSubscriber(user: User): void {
+    const now = Date.now();
+    const times = (this.duplicates.get(user.publicKey) ?? []).filter((time) => now - time < DUPLICATE_WINDOW_MS);
+    times.push(now);
+    this.duplicates.set(user.publicKey, times);
+    if (times.length > DUPLICATES_ALLOWED) {
+      this.deps.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: "subscriber connections" }, "user expelled: it keeps opening subscriber connections");
+      this.deps.ban(user);
+      this.remove(user, "expelled");
+    } else this.subscriberCuts.request();
   }
 
   /** After a restart: nodes of users who have not rejoined within the timeout go back to common. */
@@ -74,71 +108,50 @@ export class Departures {
     this.releaseTimer.unref();
   }
 
-  /** Resolves once no replacement of the subscriber socket is under way; none starts after. */
+  /** Resolves once no cut is under way; none starts after. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.subscriberCuts.close();
     clearTimeout(this.releaseTimer);
-    await this.cycling;
+    await this.cutting;
   }
 
   /**
-   * libzmq cannot disconnect one subscriber, and its unbind closes accepted
-   * connections only later, in its I/O thread, with no event to wait on. So the
-   * subscriber socket is replaced: closing the old one takes every connection
-   * with it, ZAP refuses the removed user on the new one, and the others
-   * reconnect by themselves and resync. Publications wait until the new socket
-   * is bound, so none can reach an old connection.
+   * Replaces the sockets of these ports, closing every connection on them.
+   * While the subscriber port is being replaced, publications wait, so none can
+   * reach an old connection. Cuts asked for while one is under way follow it.
    */
-  private cycleSubscriber(): void {
+  private cut(ports: readonly PortName[]): void {
     if (this.stopping) return;
-    const { broadcaster, config, subscriber } = this.deps;
-    if (!this.nextCycle) {
+    for (const port of ports) this.pending.add(port);
+    if (ports.includes("subscriber") && !this.nextSubscriber) {
       let resolve = () => {};
       const done = new Promise<void>((r) => (resolve = r));
-      this.nextCycle = { done, resolve };
-      broadcaster.holdUntil(done);
+      this.nextSubscriber = { done, resolve };
+      this.deps.broadcaster.holdUntil(done);
     }
-    if (this.cycling) {
-      this.cycleAgain = true;
-      return;
-    }
-    const address = endpoint(config.bind, config.port + 1);
-    this.cycling = (async () => {
-      do {
-        this.cycleAgain = false;
-        const held = this.nextCycle;
-        this.nextCycle = null;
+    if (this.cutting) return;
+    this.cutting = (async () => {
+      while (this.pending.size > 0 && !this.stopping) {
+        const names = [...this.pending];
+        this.pending.clear();
+        const held = names.includes("subscriber") ? this.nextSubscriber : null;
+        if (held) this.nextSubscriber = null;
+        if (names.includes("subscriber")) this.deps.onSubscriberCut();
         try {
-          const fresh = createSubscriberSocket(this.deps.context, config, this.deps.secretKey);
-          assertSocketSecure(fresh, "subscriber");
-          subscriber.get().close();
-          subscriber.set(fresh);
-          await rebind(fresh, address);
-          broadcaster.useSocket(fresh);
+          await this.deps.sockets.replace(names);
         } finally {
           held?.resolve();
         }
-      } while (this.cycleAgain && !this.stopping);
+      }
     })()
       .catch((error: Error) => {
-        if (!this.stopping) this.deps.onFatal(new Error(`cannot re-open the subscriber port: ${error.message}`));
+        if (!this.stopping) this.deps.onFatal(new Error(`cannot re-open a port after cutting its connections: ${error.message}`));
       })
       .finally(() => {
-        this.cycling = null;
-        this.nextCycle?.resolve();
-        this.nextCycle = null;
+        this.cutting = null;
+        this.nextSubscriber?.resolve();
+        this.nextSubscriber = null;
       });
-  }
-}
-
-async function rebind(socket: zmq.Publisher, address: string): Promise<void> {
-  const deadline = Date.now() + REBIND_LIMIT_MS;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-    try {
-      return await socket.bind(address);
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
   }
 }

@@ -13,20 +13,24 @@ import { Broadcaster } from "./broadcast.js";
 import { CommandHandler } from "./commands.js";
 import { handleCommit } from "./commits.js";
 import { PORTS, type PortName, type ServerConfig } from "./config.js";
-import type { RemovalReason, ServerContext } from "./context.js";
+import type { ServerContext } from "./context.js";
 import { Departures } from "./departures.js";
 import { eventFrames } from "./events.js";
 import { History } from "./history.js";
-import { Outbox } from "./outbox.js";
-import { StartupError, assertCurveAvailable, assertSecure, bindSockets, closeSockets, createSockets, type ServerSockets } from "./sockets.js";
+import { Outbox, type OutboxEvents } from "./outbox.js";
+import { ServerSockets, StartupError, assertCurveAvailable } from "./sockets.js";
 import { Session, type SequencedChange } from "./session.js";
 import { openState, type StateStore } from "./state.js";
 import { receiveEach } from "../transport/receive.js";
+import { LogLimiter } from "./log-limiter.js";
 import { Throttle } from "./throttle.js";
 import { Pinger } from "./ttl.js";
-import type { User } from "./users.js";
+import type { User, RemovalReason } from "./users.js";
 import { Users } from "./users.js";
 import { ZapHandler } from "./zap.js";
+
+/** What one user may leave unread in its reply queues before it is expelled (SECURITY.md, per-user bound). */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 export interface StartOptions {
   /** Called after the server stopped itself on a fatal error (its ZAP handler died, the journal failed). */
@@ -56,6 +60,10 @@ export class Server extends EventEmitter<ServerEvents> {
   private state: StateStore | undefined;
   private serverContext: ServerContext | undefined;
   private stopping = false;
+  /** Messages from routing ids no join has bound: a flood of them logs counts, not lines. */
+  private readonly unboundMessages = new LogLimiter((port, count, seconds) =>
+    this.log.warn({ event: "unbound_routing_id", port, count, seconds }, `${count} more messages from unbound routing ids in ${seconds} s`),
+  );
   private fatalHandler: (error: Error) => void = () => {};
   private readonly stopped: Promise<void>;
   private markStopped: () => void = () => {};
@@ -97,7 +105,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** One of the four sockets, for reading its options back (tests, diagnostics). */
   socketFor(name: PortName): zmq.Socket {
-    return this.sockets![name];
+    return this.sockets!.get(name);
   }
 
   /** Whether the live allowlist (and kick bans) admit this key now. */
@@ -143,45 +151,61 @@ export class Server extends EventEmitter<ServerEvents> {
     } catch (error) {
       throw new StartupError(`Cannot bind the ZAP handler (${(error as Error).message}); refusing to start without authentication.`);
     }
-    const sockets = createSockets(this.context, config, serverKeys.secretKey);
+    const handlers: Partial<Record<RequestPort, (routingId: Buffer, user: User | undefined, message: Received<RequestPort>) => void>> = {};
+    const sockets = new ServerSockets(this.context, config, serverKeys.secretKey, (name, socket) => {
+      // A port was cut: its new socket takes over sending and receiving.
+      if (name === "subscriber") broadcaster.useSocket(socket as zmq.Publisher);
+      else {
+        const port = name as RequestPort;
+        outboxes[port].useSocket(socket as zmq.Router);
+        this.receive(port, socket as zmq.Router, handlers[port]!);
+      }
+    });
     this.sockets = sockets;
-    assertSecure(sockets);
 
-    const broadcaster = new Broadcaster(session, sockets.subscriber, history, this.state.journal, config.limits.frame, (error) => this.fatal(error));
+    const broadcaster = new Broadcaster(session, sockets.get("subscriber"), history, this.state.journal, config.limits.frame, (error) => this.fatal(error));
     const usersEvents = new Throttle(() => broadcaster.publish({ type: "users", users: this.users.info() }), config.usersEventIntervalMs);
     this.usersEvents = usersEvents;
-    const onStalled = (routingId: Buffer) => {
-      const user = this.users.byRoutingId(routingId);
-      if (user) departures.remove(user, "stalled");
+    const outboxEvents: OutboxEvents = {
+      stalled: (routingId) => {
+        const user = this.users.byRoutingId(routingId);
+        if (user) departures.remove(user, "stalled");
+      },
+      overBound: (routingId, bytes) => {
+        const user = this.users.byRoutingId(routingId);
+        if (user) this.expel(user, `${(bytes / 2 ** 20).toFixed(0)} MiB of replies left unread`);
+      },
+      expected: (routingId) => this.users.byRoutingId(routingId) !== undefined,
     };
-    const outboxes = {
-      command: new Outbox(sockets.command, config.timeoutMs, onStalled),
-      publisher: new Outbox(sockets.publisher, config.timeoutMs, onStalled),
-      ttl: new Outbox(sockets.ttl, config.timeoutMs, onStalled),
-    };
+    // Pings are sent every interval anyway: one that finds its user disconnected is not kept for it.
+    const outbox = (port: RequestPort) =>
+      new Outbox(sockets.get(port), config.timeoutMs, MAX_QUEUED_BYTES, port === "ttl" ? { ...outboxEvents, expected: () => false } : outboxEvents);
+    const outboxes = { command: outbox("command"), publisher: outbox("publisher"), ttl: outbox("ttl") };
     const departures = new Departures({
       config,
-      context: this.context,
-      secretKey: serverKeys.secretKey,
       log,
       session,
       users: this.users,
       broadcaster,
       outboxes: Object.values(outboxes),
-      subscriber: { get: () => sockets.subscriber, set: (socket) => (sockets.subscriber = socket) },
+      sockets,
       publishUsers: () => usersEvents.request(),
+      ban: (user) => admission.ban(user),
+      onSubscriberCut: () => admission.resetSubscribers(),
       onRemoved: (name, reason) => this.emit("departure", name, reason),
       onFatal: (error) => this.fatal(error),
     });
+    admission.onSecondSubscriber = (user) => departures.duplicateSubscriber(user);
     this.serverContext = { config, log, session, users: this.users, broadcaster, outboxes, serverKeys, admission, departures, publishUsers: () => usersEvents.request() };
     if (this.state.journal) departures.releaseAbsentOwners();
-    await bindSockets(sockets, config);
+    await sockets.bind();
 
     const commands = await CommandHandler.create(this.serverContext);
     this.pinger = new Pinger(this.serverContext);
-    this.receive("command", sockets.command, (id, user, message) => commands.handle(id, user, message));
-    this.receive("publisher", sockets.publisher, (id, _user, message) => handleCommit(this.serverContext!, id, message));
-    this.receive("ttl", sockets.ttl, (id, _user, message) => this.pinger!.handlePong(id, message));
+    handlers.command = (id, user, message) => commands.handle(id, user, message as Received<"command">);
+    handlers.publisher = (id, _user, message) => handleCommit(this.serverContext!, id, message as Received<"publisher">);
+    handlers.ttl = (id, _user, message) => this.pinger!.handlePong(id, message as Received<"ttl">);
+    for (const port of ["command", "publisher", "ttl"] as const) this.receive(port, sockets.get(port), handlers[port]!);
     this.pinger.start();
     log.info(
       { event: "listening", bind: config.bind, ports: PORTS.map((name, i) => ({ name, port: config.port + i })), fingerprint: fingerprint(serverKeys.publicKey), seq: session.seq },
@@ -201,7 +225,7 @@ export class Server extends EventEmitter<ServerEvents> {
       if (!routingId) return;
       const user = this.users.byRoutingId(routingId);
       if (!user && port !== "command") {
-        this.log.warn({ event: "unbound_routing_id", port }, "message from a routing id no join has bound; dropped");
+        if (this.unboundMessages.admit(port)) this.log.warn({ event: "unbound_routing_id", port }, "message from a routing id no join has bound; dropped");
         return;
       }
       try {
@@ -221,13 +245,18 @@ export class Server extends EventEmitter<ServerEvents> {
     });
   }
 
-  /** Removes a user who broke the protocol in a way no honest client does, and refuses its key for the kick ban. */
+  /**
+   * Removes a user who did what no honest client does (broke the protocol, left
+   * its replies unread past the bound), and refuses its key for the kick ban.
+   */
   private expel(user: User, what: string): void {
     const context = this.serverContext!;
-    this.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: what }, "user expelled for breaking the protocol");
+    this.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: what }, "user expelled");
+    // The notice first: the removal cuts the user's connections (PROTOCOL.md §8).
+    const notice = toFrames({ type: "kicked", by: "curvehost" }, [], this.config.limits.frame);
+    context.outboxes.command.send(user.routingId, notice, notice[0]!.length);
     context.admission.ban(user);
     context.departures.remove(user, "expelled");
-    context.outboxes.command.send(user.routingId, toFrames({ type: "kicked", by: "curvehost" }, [], this.config.limits.frame));
   }
 
   /** Graceful stop: users told (`session` closing), journal flushed, sockets closed. */
@@ -239,7 +268,7 @@ export class Server extends EventEmitter<ServerEvents> {
       this.usersEvents?.close(); // closing is the last event
       context.broadcaster.publish({ type: "session", state: "closing" });
       await context.broadcaster.settled();
-      if (this.sockets) this.sockets.subscriber.linger = 500; // let the closing notice leave
+      if (this.sockets) this.sockets.get("subscriber").linger = 500; // let the closing notice leave
     }
     await this.release();
     this.log.info({ event: "stopped" }, "curvehost stopped");
@@ -253,7 +282,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.watcher?.stop();
     if (this.serverContext) for (const outbox of Object.values(this.serverContext.outboxes)) outbox.close();
     await this.serverContext?.departures.stop();
-    if (this.sockets) closeSockets(this.sockets);
+    this.sockets?.close();
+    this.unboundMessages.close();
     this.zap?.close();
     await this.state?.close();
     await this.admission?.close();

@@ -43,6 +43,6 @@ export class Pinger {
     this.sentAt.set(this.n, now);
     this.sentAt.delete(this.n - Math.ceil(config.timeoutMs / config.pingIntervalMs) - 2);
     const ping = toFrames({ type: "ping", n: this.n, seq: broadcaster.publishedSeq }, [], config.limits.frame);
-    for (const user of users.all()) outboxes.ttl.send(user.routingId, ping);
+    for (const user of users.all()) outboxes.ttl.send(user.routingId, ping, ping[0]!.length);
   }
 }

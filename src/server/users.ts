@@ -24,7 +24,31 @@ export interface User {
   presence: Record<string, unknown> | null;
   /** Presence updates accepted in the current one-second window. */
   presenceWindow: { start: number; count: number };
+  /**
+   * The refs of this join's latest requests (every one) and commits (those
+   * accepted): one sent again after a cut is carried out once (PROTOCOL.md §5).
+   */
+  seen: { command: RecentRefs; publisher: RecentRefs };
 }
+
+/** The most recent refs seen, a bounded number of them, oldest forgotten first. */
+export class RecentRefs {
+  private readonly refs = new Set<string | number>();
+
+  constructor(private readonly capacity = 4096) {}
+
+  has(ref: string | number): boolean {
+    return this.refs.has(ref);
+  }
+
+  add(ref: string | number): void {
+    this.refs.add(ref);
+    if (this.refs.size > this.capacity) this.refs.delete(this.refs.values().next().value!);
+  }
+}
+
+/** Why a user stops being joined (PROTOCOL.md §8). */
+export type RemovalReason = "left" | "kicked" | "expelled" | "lost" | "revoked" | "expired" | "replaced" | "stalled";
 
 const routingKey = (routingId: Buffer) => routingId.toString("latin1");
 

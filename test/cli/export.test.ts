@@ -55,6 +55,10 @@ test("import refuses a damaged export and a directory that already holds a sessi
   t.deepEqual(await fs.readdir(path.join(cwd, "fresh")).catch(() => []), []);
   const missing = await runCli(["export", "x.chs", "--state", "nowhere"], { cwd });
   t.regex(missing.stderr, /There is no state directory at .*nowhere/);
+  await fs.mkdir(path.join(cwd, "backups"));
+  const onDirectory = await runCli(["export", "backups", "--state", "state"], { cwd });
+  t.is(onDirectory.stderr, `curvehost: ${path.join(cwd, "backups")} is a directory; name the file to export to.\n`);
+  t.deepEqual(await fs.readdir(path.join(cwd, "backups")), []);
   t.true(await new KeyStore(path.join(cwd, "keys")).exists());
 });
 

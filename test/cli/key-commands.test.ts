@@ -1,8 +1,11 @@
 import test, { type ExecutionContext } from "ava";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { KeyStore, readInvite } from "../../src/keys/index.js";
+import { KeyStore, fingerprint, generateKeyPair, readInvite } from "../../src/keys/index.js";
 import { modeOf, runCli, tempDir } from "../helpers/cli.js";
+
+// The tests added for issue 18 run a dozen CLIs each: serially, before the others, so that the file
+// starts no more node processes at once than it did (on a loaded machine, each needs its turn).
 
 /** A temporary working directory with an initialised store at ./keys. */
 async function initialised(t: ExecutionContext): Promise<{ cwd: string; keys: string }> {
@@ -76,6 +79,40 @@ test("allow takes a key as text or as a file, with role and expiry; keys lists i
   t.regex(text, /^bob +member +allowed +SHA256:/m);
 });
 
+/** A public key that starts with `prefix` (about 1 key in 85 starts with "-", 1 in 7,225 with "--"). */
+async function keyStartingWith(prefix: string, exclude: RegExp = /^$/): Promise<string> {
+  for (;;) {
+    const { publicKey } = await generateKeyPair();
+    if (publicKey.startsWith(prefix) && !exclude.test(publicKey)) return publicKey;
+  }
+}
+
+test.serial("a key that starts with \"-\" is taken as it is, with or without \"--\" before it, and so is a fingerprint after \"--\"", async (t) => {
+  const { cwd } = await initialised(t);
+  const dash = await keyStartingWith("-", /^--/);
+  // A key that reads as a long option (--name or --name=...) needs "--"; any other works as it is.
+  const double = await keyStartingWith("--", /^--[a-z][a-z-]*(=|$)/);
+  const other = await keyStartingWith("-", /^--/);
+  const results = [
+    await runCli(["allow", "bob", dash], { cwd }),
+    await runCli(["allow", "carol", double, "--role", "admin"], { cwd }),
+    await runCli(["allow", "--expires", "7d", "dan", "--", other], { cwd }),
+  ];
+  for (const result of results) t.is(result.code, 0, result.stderr);
+  const listed = JSON.parse((await runCli(["keys", "--json"], { cwd })).stdout) as any[];
+  const byName = Object.fromEntries(listed.map((row) => [row.name, row]));
+  t.is(byName["bob"].publicKey, dash);
+  t.is(byName["carol"].publicKey, double);
+  t.is(byName["carol"].role, "admin");
+  t.is(byName["dan"].publicKey, other);
+  t.truthy(byName["dan"].expires);
+  // After "--" everything is an operand: a fingerprint, and a name.
+  t.is((await runCli(["revoke", "--", fingerprint(dash)], { cwd })).code, 0);
+  t.is((await runCli(["revoke", "--", "carol"], { cwd })).code, 0);
+  const after = JSON.parse((await runCli(["keys", "--json"], { cwd })).stdout) as any[];
+  t.deepEqual(after.filter((row) => row.state === "revoked").map((row) => row.name).sort(), ["bob", "carol"]);
+});
+
 test("allow refuses bad names, duplicates, bad keys and past expiries, leaving the allowlist as it was", async (t) => {
   const { cwd, keys } = await initialised(t);
   await runCli(["keygen", "alice", "--out", "me"], { cwd });
@@ -89,6 +126,35 @@ test("allow refuses bad names, duplicates, bad keys and past expiries, leaving t
   oneSentenceError(t, await runCli(["allow", "carol", "me/alice.key", "--expires", "2001-01-01"], { cwd }), /already past/);
   oneSentenceError(t, await runCli(["allow", "carol", "me/alice.key", "--role", "god"], { cwd }), /Invalid values/);
   t.deepEqual((await fs.readdir(path.join(keys, "allowed"))).sort(), before);
+});
+
+test.serial("no error repeats a secret key: a broken key file is named by file and line, a misplaced key not quoted", async (t) => {
+  const { cwd, keys } = await initialised(t);
+  await runCli(["keygen", "alice", "--out", "me"], { cwd });
+  const secretFile = path.join(cwd, "me", "alice.key_secret");
+  const text = await fs.readFile(secretFile, "utf8");
+  const secret = /secret-key = "(.{40})"/.exec(text)![1]!;
+  const line = text.split("\n").findIndex((l) => l.includes("secret-key")) + 1;
+  // The closing quote lost and a word after it: the line is no longer "name = value".
+  await fs.writeFile(secretFile, text.replace(`"${secret}"`, () => `"${secret} oops`));
+  const results = [
+    await runCli(["allow", "carol", "me/alice.key_secret"], { cwd }),
+    await runCli(["allow", "carol", `${secret}x`], { cwd }), // one character too many
+    await runCli(["allow", secret, "carol"], { cwd }), // arguments swapped
+    await runCli(["allow", "carol", "me/alice.key", secret], { cwd }), // one argument too many
+  ];
+  oneSentenceError(t, results[0]!, new RegExp(`alice\\.key_secret is not a certificate: its line ${line} is not "name = value"\\.`));
+  oneSentenceError(t, results[1]!, /The KEY given \(41 characters\) is neither a 40-character Z85 public key nor a key file\./);
+  oneSentenceError(t, results[2]!, /A 40-character key was given where a name belongs: give the name first, then the key\./);
+  oneSentenceError(t, results[3]!, /Unknown argument: \(a key\)/);
+  // A secret certificate dropped into allowed/ by hand, broken the same way: reported without its secret.
+  await fs.copyFile(secretFile, path.join(keys, "allowed", "alice.key"));
+  const listed = await runCli(["keys"], { cwd });
+  t.regex(listed.stderr, new RegExp(`alice\\.key is ignored: its line ${line} is not "name = value"`));
+  for (const result of [...results, listed]) {
+    for (let i = 0; i + 8 <= secret.length; i++) t.false((result.stdout + result.stderr).includes(secret.slice(i, i + 8)), result.stderr);
+  }
+  t.deepEqual((await fs.readdir(path.join(keys, "allowed"))).sort(), ["alice.key", "host.key"], "no carol was allowed");
 });
 
 test("invite issues a keypair, allows it and writes one 0600 file with a warning", async (t) => {
@@ -140,6 +206,31 @@ test("revoke by name or fingerprint moves the key to revoked/ and removes its in
   const { allowlist } = await new KeyStore(keys).readAllowlist();
   t.is(allowlist.status(gus.client.publicKey).state, "revoked");
   oneSentenceError(t, await runCli(["revoke", "nobody"], { cwd }), /No allowed key is named or fingerprinted nobody/);
+  oneSentenceError(t, await runCli(["revoke", ""], { cwd }), /^curvehost: A name cannot be empty\.$/m);
+  oneSentenceError(t, await runCli(["revoke", "SHA256:abc"], { cwd }), /^curvehost: SHA256:abc is not a fingerprint: those are SHA256: and 43 characters of base64\.$/m);
+});
+
+test.serial("revoke NAME revokes every file that names it, and a key folder others can write to is named with the chmod that fixes it", async (t) => {
+  const { cwd, keys } = await initialised(t);
+  await runCli(["invite", "bob", "--host", "h"], { cwd });
+  await runCli(["keygen", "robert", "--out", "me"], { cwd });
+  // A second key for bob, put in by hand under a numbered name.
+  await fs.copyFile(path.join(cwd, "me", "robert.key"), path.join(keys, "allowed", "bob~2.key"));
+  t.regex((await runCli(["keys"], { cwd })).stderr, /bob~2\.key is ignored: a name has one file in allowed\/, bob\.key; numbered copies belong in revoked\/\./);
+  const revoked = await runCli(["revoke", "bob"], { cwd });
+  t.is(revoked.code, 0, revoked.stderr);
+  t.is(revoked.stdout.match(/^Revoked bob \(SHA256:\S{43}\)\.$/gm)?.length, 2, revoked.stdout);
+  t.regex(revoked.stdout, /refuses the keys and removes their users within 2 seconds/);
+  t.deepEqual(await fs.readdir(path.join(keys, "allowed")), ["host.key"]);
+  t.deepEqual((await fs.readdir(path.join(keys, "revoked"))).sort(), ["bob.key", "bob~2.key"]);
+
+  const allowed = path.join(keys, "allowed");
+  await fs.chmod(allowed, 0o777);
+  const listed = await runCli(["keys"], { cwd });
+  t.is(listed.code, 0);
+  t.regex(listed.stderr, new RegExp(`^warning: ${escape(allowed)} can be written by others \\(mode 0777\\); run: chmod 700 ${escape(allowed)}; until this is fixed`, "m"));
+  oneSentenceError(t, await runCli(["allow", "robert", "me/robert.key"], { cwd }), /^curvehost: The key store is not in order \(.*allowed can be written by others \(mode 0777\); run: chmod 700 .*allowed\); fix that first, nothing was changed\.$/m);
+  t.deepEqual(await fs.readdir(allowed), ["host.key"]);
 });
 
 test("rotate replaces the server key and updates the invites kept in the store", async (t) => {

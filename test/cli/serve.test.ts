@@ -51,6 +51,34 @@ test("serve, init and invite refuse a base port outside 1–65532 in the same se
   await t.throwsAsync(fs.stat(path.join(cwd, "keys")), undefined, "no key store was created");
 });
 
+test("options that contradict each other, repeat, or lack their value are refused in one line, before anything is touched", async (t) => {
+  const cwd = await tempDir(t);
+  const refusals: Array<[string[], string]> = [
+    [["serve", "--state", "journal", "--no-state"], "--state and --no-state contradict each other; give one of them."],
+    [["serve", "--no-state", "--open", "--no-open"], "--open and --no-open contradict each other; give one of them."],
+    [["serve", "--no-state", "--port", "6000", "--port", "6001"], "--port is given twice; give it once."],
+    [["serve", "--no-state", "--repair"], "--repair has no journal to repair with --no-state; give one of them."],
+    [["serve", "--no-state", "--fsync", "always"], "--fsync has no journal to flush with --no-state; give one of them."],
+    [["serve", "--state="], "--state needs a value."],
+    [["serve", "--no-state", "--keys"], "--keys needs a value."],
+    [["serve", "--no-state", "--bind", "--open"], "--bind needs a value."],
+    [["serve", "--no-keys", "--no-state"], "--no-keys means nothing: --keys takes a value."],
+    [["serve", "--state", "keys/journal"], "--state keys/journal and --keys keys overlap; give the journal and the key store a directory each."],
+    [["serve", "--state", ".", "--keys", "k"], "--state . and --keys k overlap; give the journal and the key store a directory each."],
+    [["serve", "--state", "..journal", "--keys", "."], "--state ..journal and --keys . overlap; give the journal and the key store a directory each."],
+    [["keys", "--keys", "a", "--keys", "b"], "--keys is given twice; give it once."],
+    [["init", "--admin="], "--admin needs a value."],
+    [["invite", "eve", "--host", "h", "--public-only", "--role", "admin"], "--public-only keeps the role and expiry the key was allowed with; drop --role and --expires, or --public-only."],
+    [["invite", "eve", "--host", "h", "--public-only", "--expires", "7d"], "--public-only keeps the role and expiry the key was allowed with; drop --role and --expires, or --public-only."],
+  ];
+  for (const [args, sentence] of refusals) {
+    const result = await runCli(args, { cwd });
+    t.is(result.code, 2, args.join(" "));
+    t.is(result.stderr, `curvehost: ${sentence} See: curvehost --help\n`, args.join(" "));
+  }
+  t.deepEqual(await fs.readdir(cwd), [], "no key store, no journal");
+});
+
 test("serve stops cleanly on SIGTERM within 2 seconds", async (t) => {
   const { server } = await running(t);
   const started = Date.now();

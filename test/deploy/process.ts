@@ -1,61 +1,16 @@
 /**
  * A server started the way a host starts it (a unit's ExecStart, the Docker
- * entrypoint, an installed package's binary), and the clean stop every
- * deployment relies on. The process leads a group of its own: the teardown
- * kills whatever is left of the group, and a test can check that nothing is.
+ * entrypoint, an installed package's binary: launch), and the clean stop every
+ * deployment relies on.
  */
 import type { ExecutionContext } from "ava";
-import { spawn, type ChildProcess } from "node:child_process";
+import { launch, type ServeProcess } from "../helpers/serve.js";
 import { within } from "../helpers/wait.js";
 
-export const BANNER = "Forward these TCP ports";
 const STOP_BOUND_MS = 10_000;
 
-export interface Launched {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves when the process exits. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves once every process writing to its output has closed it (serve's relaunched server too). */
-  closed: Promise<void>;
-  /** Resolves once the banner is on stderr; rejects if it is not there within `timeoutMs` or the process exits first. */
-  ready: Promise<void>;
-}
-
-export function launch(
-  t: ExecutionContext,
-  command: string,
-  args: string[],
-  { cwd, env = process.env, timeoutMs = 15_000 }: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Launched {
-  const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  t.teardown(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // the group is gone already
-    }
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const closed = Promise.all([child.stdout!, child.stderr!].map((stream) => new Promise((resolve) => stream.once("close", resolve)))).then(() => {});
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} printed no banner within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-    child.stderr!.on("data", () => {
-      if (stderr.includes(BANNER)) (clearTimeout(timer), resolve());
-    });
-    child.once("error", (error) => (clearTimeout(timer), reject(new Error(`cannot run ${command}: ${error.message}`))));
-    void exited.then(({ code, signal }) => (clearTimeout(timer), reject(new Error(`${command} exited (${code ?? signal}) before its banner: ${stderr}`))));
-  });
-  ready.catch(() => {}); // a test that never awaits it must not fail on an unhandled rejection
-  return { child, stdout: () => stdout, stderr: () => stderr, exited, closed, ready };
-}
+export { launch };
+export type Launched = ServeProcess;
 
 /** Whether any process is left in the group `pgid`. */
 export function groupAlive(pgid: number): boolean {

@@ -24,18 +24,23 @@ export interface ServeOptions {
   timeoutMs?: number;
 }
 
+/** What `serve` prints on stderr once it listens. */
+export const BANNER = "Forward these TCP ports";
+
 /**
- * Starts `curvehost serve ARGS`; `ready` resolves once it prints its banner. The
- * child leads a process group of its own, so a test can signal the group as a
- * terminal's Ctrl-C does, and the teardown kills whatever is left of it.
+ * Starts a program that serves (the CLI, a unit's ExecStart, the Docker
+ * entrypoint, an installed package's binary); `ready` resolves once it prints
+ * the banner, and rejects if it does not within `timeoutMs` or exits first. The
+ * process leads a group of its own, so a test can signal the group as a
+ * terminal's Ctrl-C or a supervisor does, and the teardown kills whatever is left.
  */
-export function startServe(
+export function launch(
   t: ExecutionContext,
+  command: string,
   args: string[],
-  cwd: string,
-  { nodeFlags = SERVER_NODE_FLAGS, timeoutMs = 15_000 }: ServeOptions = {},
+  { cwd, env = process.env, timeoutMs = 15_000 }: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): ServeProcess & { ready: Promise<void> } {
-  const child = spawn(process.execPath, [...nodeFlags, CLI, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   t.teardown(() => {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -45,20 +50,32 @@ export function startServe(
   });
   let stdout = "";
   let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => resolve({ code, signal })),
   );
   const closed = Promise.all([child.stdout!, child.stderr!].map((stream) => new Promise((resolve) => stream.once("close", resolve)))).then(() => {});
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no banner within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes("Forward these TCP ports")) (clearTimeout(timer), resolve());
+    const timer = setTimeout(() => reject(new Error(`${command} printed no banner within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+    child.stderr!.on("data", () => {
+      if (stderr.includes(BANNER)) (clearTimeout(timer), resolve());
     });
-    void exited.then(({ code }) => (clearTimeout(timer), reject(new Error(`serve exited with ${code}: ${stderr}`))));
+    child.once("error", (error) => (clearTimeout(timer), reject(new Error(`cannot run ${command}: ${error.message}`))));
+    void exited.then(({ code, signal }) => (clearTimeout(timer), reject(new Error(`${command} exited (${code ?? signal}) before its banner: ${stderr}`))));
   });
+  ready.catch(() => {}); // a test that never awaits it must not fail on an unhandled rejection
   return { child, stdout: () => stdout, stderr: () => stderr, exited, closed, ready };
+}
+
+/** Starts `curvehost serve ARGS` (see launch). */
+export function startServe(
+  t: ExecutionContext,
+  args: string[],
+  cwd: string,
+  { nodeFlags = SERVER_NODE_FLAGS, timeoutMs = 15_000 }: ServeOptions = {},
+): ServeProcess & { ready: Promise<void> } {
+  return launch(t, process.execPath, [...nodeFlags, CLI, "serve", ...args], { cwd, timeoutMs });
 }
 
 /** startServe, resolved once the banner is printed. */

@@ -20,6 +20,7 @@ import { prng, runSeed } from "../helpers/prng.js";
 import { frame } from "../helpers/raw.js";
 
 const limits = DEFAULT_LIMITS;
+const advertised = { ...limits, ping: 1000, timeout: 5000 };
 
 /** Decodes one whole frame as the server does for a message that is not in pieces. */
 function decode<P extends RequestPort>(port: P, bytes: Buffer) {
@@ -190,8 +191,8 @@ test("server messages, bodies included, round-trip through frames and decodeServ
   const manifest = nodesBody([{ id: "n", kind: "mesh", mode: "delta", owner: "a", size: 2, deps: ["m"] }], [Buffer.from("xy")]);
   const fetched = nodesBody([{ id: "a", owner: "b", kind: "k", deps: [], parts: [1, 2] }, { id: "z", removed: true }], [Buffer.from("p"), Buffer.from("qr")]);
   const messages: Array<[Header, Buffer[]]> = [
-    [{ type: "hello", ref: 1, server: "curvehost", version: "0.2.0", protocol: 2, session: "s", state: "open", users: 2, limits }, []],
-    [{ type: "welcome", ref: 1, protocol: 2, user: "a", role: "admin", state: "waiting", seq: 4, users: [{ name: "a", role: "admin", state: "joined", latency: null }], presence: { a: { data: { frame: 3 }, latency: 2 } }, limits }, []],
+    [{ type: "hello", ref: 1, server: "curvehost", version: "0.2.0", protocol: 2, session: "s", state: "open", users: 2, limits: advertised }, []],
+    [{ type: "welcome", ref: 1, protocol: 2, user: "a", role: "admin", state: "waiting", seq: 4, users: [{ name: "a", role: "admin", state: "joined", latency: null }], presence: { a: { data: { frame: 3 }, latency: 2 } }, limits: advertised }, []],
     [{ type: "ok", ref: "r", seq: 3 }, []],
     [{ type: "error", ref: 2, code: "denied", message: "no" }, []],
     [{ type: "resynced", ref: 1, seq: 12, presence: {} }, []],
@@ -211,13 +212,13 @@ test("server messages, bodies included, round-trip through frames and decodeServ
   }
   const read = (header: Header, body: Buffer[]) => {
     const assembler = new Assembler(limits.frame, () => ({ bytes: 1e9, code: "bad_request" }));
-    const [result] = [...framesOf(header, body, 64)].flatMap((f) => assembler.push(f));
+    const [result] = [...framesOf(header, body, 128)].flatMap((f) => assembler.push(f));
     return result!.ok ? decodeServerMessage(result!.message) : t.fail(JSON.stringify(result));
   };
   t.like(read({ type: "commit", seq: 1, from: "a", manifest: manifest.manifest }, [...manifest.body]), { nodes: [{ id: "n", data: Buffer.from("xy"), deps: ["m"] }] });
   t.like(read({ type: "rights", seq: 2, from: "a", owner: "common" }, [...idsBody(["n", "m"])]), { ids: ["n", "m"] });
   t.like(read({ type: "delete", seq: 3, from: "a" }, [...idsBody(["n"])]), { ids: ["n"] });
-  t.like(read({ type: "nodes", ref: 1, seq: 3, manifest: fetched.manifest }, [...fetched.body]), { nodes: [{ id: "a", parts: [Buffer.from("p"), Buffer.from("qr")] }, { id: "z", removed: true }] });
+  t.like(read({ type: "nodes", ref: 1, seq: 3, manifest: fetched.manifest, state: "open", users: [] }, [...fetched.body]), { nodes: [{ id: "a", parts: [Buffer.from("p"), Buffer.from("qr")] }, { id: "z", removed: true }] });
   t.like(read({ type: "catalog", ref: 1, seq: 3 }, [Buffer.from(JSON.stringify([{ id: "a", owner: "c", kind: "", deps: [], size: 3, deltas: 1 }]))]), { nodes: [{ id: "a", deltas: 1 }] });
   t.throws(() => decodeServerMessage({ header: { type: "nonsense" }, body: Buffer.alloc(0) }), { instanceOf: ProtocolError });
   t.throws(() => decodeServerMessage({ header: { type: "rights", seq: 1, from: "a", owner: "b" }, body: Buffer.from("{") }), { instanceOf: ProtocolError });

@@ -1,6 +1,9 @@
 import test from "ava";
 import { ServerError } from "../../src/client/index.js";
-import { nextEvent, startServer } from "../helpers/server.js";
+import type * as zmq from "zeromq";
+import { frame, handshakeOutcome, joinByHand, rawPeer, receiveWithin } from "../helpers/raw.js";
+import { committed, nextEvent, startServer } from "../helpers/server.js";
+import { within } from "../helpers/wait.js";
 import { attackCounter } from "../helpers/attacks.js";
 
 const attacks = attackCounter("authorisation");
@@ -58,3 +61,28 @@ for (const way of ["leaves", "is kicked", "is revoked"] as const) {
     t.is(admin.replica.nodes.get("b1")!.owner, "common");
   });
 }
+
+test("a revoked user's every connection is cut: nothing on any port answers it, not even hello", async (t) => {
+  const { server, config, allow, joined, store } = await startServer(t);
+  const alice = await joined("alice");
+  const keys = await allow("mallory");
+  const mallory = await joinByHand(config.port, server.publicKey, keys, { answerPings: true });
+  t.teardown(() => mallory.close());
+  // A second command connection of the same key, never joined: it too must go.
+  const stray = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...keys }) as zmq.Dealer;
+  t.teardown(() => stray.close());
+  t.is(await handshakeOutcome(stray), "handshake");
+  const cut = [mallory.command, mallory.publisher, stray].map((socket) => new Promise<void>((resolve) => socket.events.on("disconnect", () => resolve())));
+  const removed = nextEvent(server, "departure", (name: string) => name === "mallory", 3000);
+  await store.revoke("mallory");
+  await removed;
+  await within(Promise.all(cut), 5000, "the revoked user's connections being cut");
+  for (const socket of [mallory.command, stray]) await socket.send(frame({ type: "hello", protocol: 2, ref: "after" }));
+  t.is(await receiveWithin(mallory.command, 1000), null);
+  t.is(await receiveWithin(stray, 500), null);
+  // Everyone else reconnected by themselves and goes on.
+  const seen = nextEvent(alice, "event", committed("after-revoke"), 5000);
+  await alice.commit("after-revoke", Buffer.from("x"));
+  await seen;
+  t.pass();
+});

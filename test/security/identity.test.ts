@@ -89,3 +89,30 @@ test("an unknown fresh keypair cannot even say hello", async (t) => {
   await socket.send(frame({ type: "hello", protocol: 2, ref: 1 }));
   t.is(await receiveWithin(socket, 1500), null);
 });
+
+test("a client with two allowed keys cannot rebind one routing id to the second: refused, and the first user stays whole", async (t) => {
+  attacks.count();
+  const { server, config, allow, joined, store } = await startServer(t);
+  const admin = await joined("root", "admin");
+  const laptop = await allow("laptop");
+  const desktop = await allow("desktop");
+  const id = routingId();
+  const socket = rawPeer(config.port, 0, { serverPublicKey: server.publicKey, ...laptop }, id) as zmq.Dealer;
+  t.teardown(() => socket.close());
+  const sodium = await loadSodium();
+  const join = async (keys: typeof laptop, ref: number) => {
+    const proof = makeJoinProof(sodium, { routingId: id, clientSecretKey: keys.secretKey, serverPublicKey: server.publicKey });
+    await socket.send(frame({ type: "join", ref, protocol: PROTOCOL_VERSION, key: keys.publicKey, ...proof }));
+    return headerOf((await receiveWithin(socket, 3000))![0]!);
+  };
+  t.like(await join(laptop, 1), { type: "welcome", user: "laptop" });
+  // The second key proves itself for the same routing id: the server refuses to rebind it.
+  t.like(await join(desktop, 2), { type: "error", ref: 2, code: "denied" });
+  t.deepEqual((await admin.users()).map((user) => user.name), ["laptop", "root"]);
+  // The first user is still whole: it can be kicked, and after a revoke it is gone.
+  const gone = nextEvent(server, "departure", (name: string) => name === "laptop", 3000);
+  await store.revoke("laptop");
+  await gone;
+  t.deepEqual((await admin.users()).map((user) => user.name), ["root"]);
+  t.is(server.userCount, 1);
+});

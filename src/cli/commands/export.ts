@@ -8,7 +8,7 @@ interface Args {
   file: string;
 }
 
-const stateOption = { type: "string", default: "state", normalize: true, describe: "the journal directory" } as const;
+const stateOption = { type: "string", default: "state", describe: "the journal directory" } as const;
 
 export const exportCommand: CommandModule<object, Args> = {
   command: "export <file>",

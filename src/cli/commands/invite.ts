@@ -13,7 +13,8 @@ import {
   type Invite,
   type Role,
 } from "../../keys/index.js";
-import { expiresOption, keysOption, portOption, roleOption } from "../options.js";
+import { OptionError } from "../errors.js";
+import { DEFAULT_ROLE, expiresOption, keysOption, portOption, roleOption } from "../options.js";
 import { say, shortPath, warn } from "../print.js";
 
 interface Args {
@@ -21,7 +22,7 @@ interface Args {
   name: string;
   host: string;
   port: number;
-  role: Role;
+  role: Role | undefined;
   expires: string | undefined;
   "public-only": boolean;
   out: string | undefined;
@@ -43,7 +44,12 @@ export const inviteCommand: CommandModule<object, Args> = {
         default: false,
         describe: "for a collaborator whose own key is already allowed: write no secret",
       })
-      .option("out", { type: "string", normalize: true, describe: "where to write the invite (default: KEYS/invites/NAME.invite)" }),
+      .option("out", { type: "string", describe: "where to write the invite (default: KEYS/invites/NAME.invite)" })
+      .check((args) => {
+        if (args["public-only"] && (args.role !== undefined || args.expires !== undefined))
+          throw new OptionError("--public-only keeps the role and expiry the key was allowed with; drop --role and --expires, or --public-only.");
+        return true;
+      }),
   handler: async (args) => {
     const name = checkName(args.name);
     const host = checkHost(args.host);
@@ -65,7 +71,7 @@ export const inviteCommand: CommandModule<object, Args> = {
     } else {
       const expires = args.expires === undefined ? null : parseExpiry(args.expires);
       const pair = await generateKeyPair();
-      const entry = await store.allow(name, pair.publicKey, { role: args.role, expires });
+      const entry = await store.allow(name, pair.publicKey, { role: args.role ?? DEFAULT_ROLE, expires });
       client = pair;
       role = entry.role;
     }

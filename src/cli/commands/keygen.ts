@@ -14,7 +14,7 @@ export const keygenCommand: CommandModule<object, Args> = {
   builder: (yargs) =>
     yargs
       .positional("name", { type: "string", demandOption: true, describe: "your name, as the host will know you" })
-      .option("out", { type: "string", default: ".", normalize: true, describe: "where to write NAME.key and NAME.key_secret" }),
+      .option("out", { type: "string", default: ".", describe: "where to write NAME.key and NAME.key_secret" }),
   handler: async (args) => {
     const name = checkName(args.name);
     await ensureDir(args.out);

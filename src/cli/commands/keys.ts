@@ -21,7 +21,7 @@ export const keysCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const store = new KeyStore(args.keys);
     await store.requireExisting();
-    const { allowlist, problems } = await store.readAllowlist();
+    const { allowlist, problems, faults } = await store.readAllowlist();
     const seen = await store.lastSeen();
     const now = Date.now();
     const rows = [...allowlist.entries(), ...allowlist.revokedEntries()].map((entry) => ({
@@ -36,6 +36,7 @@ export const keysCommand: CommandModule<object, Args> = {
       lastSeen: seen[entry.fingerprint] ?? null,
     }));
     for (const problem of problems) warn(problem);
+    for (const fault of faults) warn(`${fault}; until this is fixed the list may be incomplete, and a running server admits no new key.`);
     if (args.json) {
       say(JSON.stringify(rows, null, 2));
       return;

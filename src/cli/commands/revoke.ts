@@ -16,14 +16,14 @@ export const revokeCommand: CommandModule<object, Args> = {
     yargs.positional("who", { type: "string", demandOption: true, describe: "NAME or SHA256:fingerprint" }).option("keys", keysOption),
   handler: async (args) => {
     const store = new KeyStore(args.keys);
-    const entry = await store.revoke(args.who);
-    // An invite for a revoked key opens nothing; do not leave its secret lying around.
-    const inviteFile = store.inviteFile(entry.name);
-    const invite = await readInvite(inviteFile).catch(() => null);
-    if (invite?.client.publicKey === entry.publicKey) await fs.rm(inviteFile, { force: true });
-    say(
-      `Revoked ${entry.name} (${entry.fingerprint}).`,
-      "A running server refuses the key and removes its user within 2 seconds.",
-    );
+    const entries = await store.revoke(args.who);
+    for (const entry of entries) {
+      // An invite for a revoked key opens nothing; do not leave its secret lying around.
+      const inviteFile = store.inviteFile(entry.name);
+      const invite = await readInvite(inviteFile).catch(() => null);
+      if (invite?.client.publicKey === entry.publicKey) await fs.rm(inviteFile, { force: true });
+      say(`Revoked ${entry.name} (${entry.fingerprint}).`);
+    }
+    say(`A running server refuses ${entries.length === 1 ? "the key and removes its user" : "the keys and removes their users"} within 2 seconds.`);
   },
 };

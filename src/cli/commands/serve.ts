@@ -6,7 +6,7 @@ import type { FsyncMode } from "../../server/journal/index.js";
 import { limitsFor } from "../../protocol/index.js";
 import { createLogger } from "../../server/log.js";
 import { Server } from "../../server/server.js";
-import { UsageError } from "../errors.js";
+import { OptionError, UsageError } from "../errors.js";
 import { keysOption, portOption } from "../options.js";
 import { shortPath } from "../print.js";
 import { initStore } from "./init.js";
@@ -17,7 +17,8 @@ interface Args {
   bind: string;
   /** false after --no-state (yargs reads --no-X as X = false). */
   state: string | false;
-  fsync: FsyncMode;
+  /** undefined when not given: "batch" then, and --no-state may refuse it. */
+  fsync: FsyncMode | undefined;
   repair: boolean;
   session: string;
   timeout: number;
@@ -67,8 +68,25 @@ function toConfig(args: Args): ServerConfig {
     usersEventIntervalMs: DEFAULTS.usersEventIntervalMs,
     kickBanMs: nonNegative("kick-ban", args["kick-ban"]) * 1000,
     initialState: args.open ? "open" : "waiting",
-    state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync, repair: args.repair },
+    state: args.state === false ? null : { dir: path.resolve(args.state), fsync: args.fsync ?? "batch", repair: args.repair },
   };
+}
+
+/** Options that cannot go together; the single values are checked by toConfig. */
+function conflicts(args: Args): true {
+  if (args.state === false && args.repair) throw new OptionError("--repair has no journal to repair with --no-state; give one of them.");
+  if (args.state === false && args.fsync !== undefined)
+    throw new OptionError("--fsync has no journal to flush with --no-state; give one of them.");
+  if (args.state !== false) {
+    const [state, keys] = [path.resolve(args.state), path.resolve(args.keys)];
+    const within = (inner: string, outer: string) => {
+      const relative = path.relative(outer, inner);
+      return relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+    };
+    if (within(state, keys) || within(keys, state))
+      throw new OptionError(`--state ${args.state} and --keys ${args.keys} overlap; give the journal and the key store a directory each.`);
+  }
+  return true;
 }
 
 function banner(config: ServerConfig, publicKey: string): string {
@@ -94,7 +112,7 @@ export const serveCommand: CommandModule<object, Args> = {
       .option("port", portOption)
       .option("bind", { type: "string", default: DEFAULTS.bind, describe: "the address to listen on" })
       .option("state", { type: "string", default: "state", describe: "the journal directory; --no-state keeps none (an ephemeral session)" })
-      .option("fsync", { choices: ["always", "batch", "never"] as const, default: "batch" as const, describe: "when the journal is flushed to disk (see README)" })
+      .option("fsync", { choices: ["always", "batch", "never"] as const, defaultDescription: "batch", describe: "when the journal is flushed to disk (see README)" })
       .option("repair", { type: "boolean", default: false, describe: "start even if the journal is corrupt in the middle, keeping what precedes the damage" })
       .option("session", { type: "string", default: DEFAULTS.session, describe: "the session's name, shown to clients" })
       .option("timeout", { type: "number", default: DEFAULTS.timeoutMs, describe: "ms without a pong before a user is lost" })
@@ -105,7 +123,8 @@ export const serveCommand: CommandModule<object, Args> = {
       .option("handshake-interval", { type: "number", default: DEFAULTS.handshakeIntervalMs, describe: "ms a peer has to complete its CURVE handshake" })
       .option("io-threads", { type: "number", default: DEFAULTS.ioThreads, describe: "libzmq I/O threads that encrypt the fan-out to subscribers, plus one for the other ports (default: one per core, up to 4)" })
       .option("open", { type: "boolean", default: false, describe: "start with the session open (otherwise an admin opens it)" })
-      .option("pretty", { type: "boolean", default: false, describe: "readable logs instead of JSON" }),
+      .option("pretty", { type: "boolean", default: false, describe: "readable logs instead of JSON" })
+      .check(conflicts),
   handler: async (args) => {
     const config = toConfig(args);
     const store = new KeyStore(config.keys);

@@ -44,14 +44,28 @@ export function encodeRecord(record: JournalRecord): Buffer {
 
 export type ReadResult = { record: JournalRecord; next: number } | { error: string };
 
+/** A record's length and checksum come before its body. */
+export const RECORD_PREFIX = PREFIX;
+/** The smallest body: a seq, a header length and a frame count. */
+export const MIN_BODY = 16;
+
 /** Reads the record at `offset`; every length is checked against the bytes that are there. */
 export function readRecord(data: Buffer, offset: number): ReadResult {
   if (offset + PREFIX > data.length) return { error: "a record header is cut short" };
   const length = data.readUInt32BE(offset);
   const end = offset + PREFIX + length;
-  if (length < 16 || end > data.length) return { error: "a record is cut short" };
+  if (length < MIN_BODY || end > data.length) return { error: "a record is cut short" };
   const body = data.subarray(offset + PREFIX, end);
   if (crc32(body) !== data.readUInt32BE(offset + 4)) return { error: "a record fails its checksum" };
+  const parsed = parseBody(body);
+  return "error" in parsed ? parsed : { record: parsed, next: end };
+}
+
+/**
+ * Parses a record's body, whose checksum has been checked. Frames are copied out of `body`,
+ * so that the buffer it lies in can be reused, unless `own` says that buffer is the record's own.
+ */
+export function parseBody(body: Buffer, { own = false } = {}): JournalRecord | { error: string } {
   try {
     let at = 0;
     const seq = Number(body.readBigUInt64BE(at));
@@ -67,12 +81,12 @@ export function readRecord(data: Buffer, offset: number): ReadResult {
       const frameLength = body.readUInt32BE(at);
       at += 4;
       if (at + frameLength > body.length) return { error: "a frame runs past its record" };
-      // A copy, so that the file's buffer can be released.
-      frames.push(Buffer.from(body.subarray(at, at + frameLength)));
+      const frame = body.subarray(at, at + frameLength);
+      frames.push(own ? frame : Buffer.from(frame));
       at += frameLength;
     }
     if (at !== body.length || typeof header !== "object" || header === null) return { error: "a record has stray bytes" };
-    return { record: { seq, header, frames }, next: end };
+    return { seq, header, frames };
   } catch {
     return { error: "a record does not parse" };
   }

@@ -4,10 +4,12 @@
  * loaded; a torn tail is cut with a warning; damage in the middle stops the
  * start unless the host asks for `repair`.
  */
-import { fdatasync, promises as fs, writevSync } from "node:fs";
+import { fdatasync, promises as fs, writev, writevSync } from "node:fs";
 import path from "node:path";
-import { JOURNAL_MAGIC, encodeRecord, hasMagic, readRecord, type JournalRecord } from "./format.js";
+import { JOURNAL_MAGIC, encodeRecord, type JournalRecord } from "./format.js";
+import { RecordReader } from "./reader.js";
 import { readSnapshot, snapshotName, syncDir, writeSnapshot, type Snapshot } from "./snapshot.js";
+import { laterRecordMayFollow } from "./tail.js";
 
 export type FsyncMode = "always" | "batch" | "never";
 export const FSYNC_MODES = ["always", "batch", "never"] as const;
@@ -39,6 +41,14 @@ interface Pending {
   done: Durable;
 }
 
+/**
+ * A batch up to this size is written synchronously, on the main thread (a copy into the page
+ * cache); a larger one (a big commit) in libuv's pool, so that it does not hold the event loop.
+ */
+const SYNC_WRITE_BYTES = 1024 * 1024;
+
+const shortWrite = (written: number, length: number) => new Error(`a journal write stopped after ${written} of ${length} bytes (is the disk full?)`);
+
 const journalName = (seq: number) => `journal-${String(seq).padStart(12, "0")}.log`;
 const numberOf = (name: string) => Number(/-(\d+)\./.exec(name)![1]);
 
@@ -46,7 +56,8 @@ const numberOf = (name: string) => Number(/-(\d+)\./.exec(name)![1]);
  * Appending: the records of one event-loop turn are written at its end, in one
  * synchronous writev to the open file (a copy into the page cache: a few µs,
  * where a FileHandle.writev cost a trip through libuv's pool and two promises
- * per turn). `never` is then done. `batch` syncs with one fdatasync in libuv's
+ * per turn); a batch over SYNC_WRITE_BYTES goes through the pool, and nothing
+ * else is written until it is done. `never` is then done. `batch` syncs with one fdatasync in libuv's
  * pool, off the main thread, and calls back every record written before that
  * sync began; records written while it runs wait for the next one, which starts
  * as soon as it ends (group commit). `always` writes and syncs one record at a
@@ -58,6 +69,8 @@ export class Journal {
   private pending: Pending[] = [];
   /** Written, waiting for the next fdatasync (batch, always). */
   private unsynced: Durable[] = [];
+  /** A large batch is being written in libuv's pool (flush). */
+  private writing = false;
   /** An fdatasync is in flight. */
   private syncing = false;
   /** Waiting for a moment with nothing written and unsynced (drain, compaction). */
@@ -153,21 +166,35 @@ export class Journal {
 
   /** Writes what is pending (one record under `always`), then reports it durable or starts its sync. */
   private flush(): void {
-    if (this.switching || this.pending.length === 0) return;
+    if (this.switching || this.writing || this.pending.length === 0) return;
     if (this.mode === "always" && (this.syncing || this.unsynced.length > 0)) return; // the sync's end writes the next
     const batch = this.mode === "always" ? this.pending.splice(0, 1) : this.pending.splice(0);
-    try {
-      const bytes = batch.map((item) => item.bytes);
-      const length = bytes.reduce((sum, buffer) => sum + buffer.length, 0);
-      // libuv writes every buffer, resuming after short writes; fewer bytes back means it stopped on an error (a full disk).
-      const written = writevSync(this.handle.fd, bytes);
-      if (written !== length) throw new Error(`a journal write stopped after ${written} of ${length} bytes (is the disk full?)`);
-    } catch (error) {
-      for (const item of batch) item.done(error as Error);
-      return;
+    const bytes = batch.map((item) => item.bytes);
+    const length = bytes.reduce((sum, buffer) => sum + buffer.length, 0);
+    if (length <= SYNC_WRITE_BYTES) {
+      let written: number;
+      try {
+        // libuv writes every buffer, resuming after short writes; fewer bytes back means it stopped on an error (a full disk).
+        written = writevSync(this.handle.fd, bytes);
+      } catch (error) {
+        return this.written(batch, error as Error);
+      }
+      return this.written(batch, written === length ? null : shortWrite(written, length));
     }
-    if (this.mode === "never") {
-      for (const item of batch) item.done(null);
+    // A large batch is written in libuv's pool, so that copying it does not hold up the event loop; no flush starts meanwhile.
+    this.writing = true;
+    writev(this.handle.fd, bytes, (error, written) => {
+      this.writing = false;
+      this.written(batch, error ?? (written === length ? null : shortWrite(written, length)));
+      this.settle();
+      this.schedule();
+    });
+  }
+
+  /** A batch is in the file (or failed): `never` is done with it; the others wait for a sync. */
+  private written(batch: Pending[], error: Error | null): void {
+    if (error || this.mode === "never") {
+      for (const item of batch) item.done(error);
       return;
     }
     for (const item of batch) this.unsynced.push(item.done);
@@ -185,24 +212,32 @@ export class Journal {
       for (const done of batch) done(error);
       this.sync();
       if (this.mode === "always") this.flush();
-      if (!this.syncing && this.unsynced.length === 0) for (const resolve of this.whenSynced.splice(0)) resolve();
+      this.settle();
     });
   }
 
-  /** While a sync is in flight or written records wait for one: resolves once they are all synced. Read by compact() before it changes files. */
+  /** Whether a write or sync is in flight, or written records wait for a sync. */
+  private get busy(): boolean {
+    return this.writing || this.syncing || this.unsynced.length > 0;
+  }
+
+  private settle(): void {
+    if (!this.busy) for (const resolve of this.whenSynced.splice(0)) resolve();
+  }
+
+  /** While busy: resolves once every record written is synced and no write is in flight. Read by compact() before it changes files. */
   private get flushing(): Promise<void> | null {
-    if (!this.syncing && this.unsynced.length === 0) return null;
+    if (!this.busy) return null;
     return new Promise((resolve) => this.whenSynced.push(resolve));
   }
 
   /** Everything appended so far is written (and synced, unless fsync is never). */
   async drain(): Promise<void> {
     for (;;) {
-      const unsynced = this.syncing || this.unsynced.length > 0;
       if (this.switching) await this.switching;
-      else if (this.pending.length > 0 && !(this.mode === "always" && unsynced)) this.flush();
-      else if (unsynced) await this.flushing;
-      else return;
+      else if (this.pending.length > 0 && !this.writing && !(this.mode === "always" && this.busy)) this.flush();
+      else if (this.busy) await this.flushing;
+      else if (this.pending.length === 0) return;
     }
   }
 
@@ -257,13 +292,17 @@ interface Scan {
   loaded: Loaded;
   /** The newest journal file and its size, to append to. */
   newest: { file: string; size: number } | null;
-  /** The first damaged record, if any: loading stopped there. */
-  damage: { file: string; offset: number; problem: string; tornTail: boolean; laterFiles: string[] } | null;
+  /**
+   * The first damaged record, if any: loading stopped there. `tailWork`: the bytes looked at to
+   * tell a torn tail from damage in the middle (tail.ts).
+   */
+  damage: { file: string; offset: number; problem: string; tornTail: boolean; laterFiles: string[]; tailWork: number } | null;
 }
 
 /**
- * Reads a state directory without changing it: the newest whole snapshot and the
- * journal records after it, up to the first damage. open() decides what damage means.
+ * Reads a state directory without changing it: the newest whole snapshot and the journal
+ * records after it, up to the first damage, one record at a time (reader.ts), so that a journal
+ * of any size opens. open() decides what damage means.
  */
 export async function scanState(dir: string, warn: (message: string) => void = () => {}): Promise<Scan> {
   const names = await fs.readdir(dir);
@@ -279,35 +318,30 @@ export async function scanState(dir: string, warn: (message: string) => void = (
   let newest: Scan["newest"] = null;
   for (const [index, file] of journals.entries()) {
     const isNewest = index === journals.length - 1;
-    const data = await fs.readFile(file);
-    if (data.length > 0 && !hasMagic(data, JOURNAL_MAGIC)) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
-    let offset = Math.min(JOURNAL_MAGIC.length, data.length);
-    while (offset < data.length) {
-      const result = readRecord(data, offset);
-      const problem = "error" in result ? result.error : result.record.seq > lastSeq + 1 ? `seq jumps from ${lastSeq} to ${result.record.seq}` : null;
-      if (problem) {
-        const tornTail = isNewest && !laterRecordExists(data, offset + 1, lastSeq);
-        return { loaded: { snapshot, records }, newest, damage: { file, offset, problem, tornTail, laterFiles: journals.slice(index + 1) } };
+    const reader = await RecordReader.open(file);
+    try {
+      if (reader.size > 0 && !(await reader.hasMagic(JOURNAL_MAGIC))) throw new JournalError(`${file} is not a curvehost journal; move it out of ${dir}.`);
+      let offset = Math.min(JOURNAL_MAGIC.length, reader.size);
+      while (offset < reader.size) {
+        // Records up to the snapshot's seq are checked whole but not held.
+        const result = await reader.read(offset, (seq) => seq > lastSeq);
+        if ("error" in result || result.seq > lastSeq + 1) {
+          const problem = "error" in result ? result.error : `seq jumps from ${lastSeq} to ${result.seq}`;
+          // Only the newest journal can have a torn tail: damage in an older one is in the middle.
+          const tail = isNewest ? await laterRecordMayFollow(reader, offset + 1, lastSeq) : { laterRecord: true, work: 0 };
+          const damage = { file, offset, problem, tornTail: !tail.laterRecord, laterFiles: journals.slice(index + 1), tailWork: tail.work };
+          return { loaded: { snapshot, records }, newest, damage };
+        }
+        if (result.record) {
+          records.push(result.record);
+          lastSeq = result.seq;
+        }
+        offset = result.next;
       }
-      const { record, next } = result as { record: JournalRecord; next: number };
-      if (record.seq > lastSeq) {
-        records.push(record);
-        lastSeq = record.seq;
-      }
-      offset = next;
+      if (isNewest) newest = { file, size: reader.size };
+    } finally {
+      await reader.close();
     }
-    if (isNewest) newest = { file, size: data.length };
   }
   return { loaded: { snapshot, records }, newest, damage: null };
-}
-
-/** Whether any valid record with a seq above `lastSeq` starts at or after `from`: damage in the middle. */
-function laterRecordExists(data: Buffer, from: number, lastSeq: number): boolean {
-  for (let offset = from; offset + 8 <= data.length; offset++) {
-    const length = data.readUInt32BE(offset);
-    if (length < 16 || offset + 8 + length > data.length) continue;
-    const result = readRecord(data, offset);
-    if (!("error" in result) && result.record.seq > lastSeq) return true;
-  }
-  return false;
 }

@@ -99,3 +99,24 @@ test.serial("a failed sync fails every record it covered, and the journal report
   restore();
   await journal.close();
 });
+
+test.serial("a batch over a megabyte is written in libuv's pool; later records wait for it, in order, and the sync still covers each", async (t) => {
+  watchSyncs(2);
+  const dir = await tempDir(t);
+  const { journal } = await Journal.open({ dir, fsync: "batch" });
+  const big = (seq: number): JournalRecord => ({ seq, header: { type: "commit", seq }, frames: [Buffer.alloc(3 * 1024 * 1024, seq)] });
+  const records = [record(1), big(2), record(3)];
+  let end = JOURNAL_MAGIC.length;
+  const ends = records.map((r) => (end += encodeRecord(r).length));
+  const covered: boolean[] = [];
+  const first = journal.append(records[0]!).then(() => void (covered[0] = syncs.some((sync) => sync.done && sync.size >= ends[0]!)));
+  const second = journal.append(records[1]!).then(() => void (covered[1] = syncs.some((sync) => sync.done && sync.size >= ends[1]!)));
+  await new Promise((resolve) => setImmediate(resolve)); // the big batch is being written
+  const third = journal.append(records[2]!).then(() => void (covered[2] = syncs.some((sync) => sync.done && sync.size >= ends[2]!)));
+  await Promise.all([first, second, third]);
+  t.deepEqual(covered, [true, true, true]);
+  await journal.close();
+  const reopened = await Journal.open({ dir, fsync: "batch" });
+  await reopened.journal.close();
+  t.deepEqual(reopened.loaded.records.map((r) => r.seq), [1, 2, 3]);
+});

@@ -1,0 +1,380 @@
+/**
+ * The Python package (clients/python/curvehost) against the real protocol-2 server, with
+ * the TypeScript client on the other side. The Python side runs in a child process driven
+ * one JSON line at a time (clients/python/tests/interop.py); node data goes through files
+ * and is compared byte for byte.
+ */
+import test, { type ExecutionContext } from "ava";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { Client } from "../../src/client/index.js";
+import { fingerprint, generateKeyPair, writeInvite, type KeyPair, type Role } from "../../src/keys/index.js";
+import { tempDir } from "../helpers/cli.js";
+import { freePortBlock } from "../helpers/ports.js";
+import { PYTHON } from "../helpers/python.js";
+import { runToEnd } from "../helpers/run.js";
+import { committed, nextEvent, startServer, type TestServer } from "../helpers/server.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const DRIVER = path.join(ROOT, "clients/python/tests/interop.py");
+const EXAMPLE = path.join(ROOT, "examples/python/curvehost_client.py");
+const MB = 1024 * 1024;
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+interface DriverError {
+  type: string;
+  code: string | null;
+  id: string | null;
+  message: string;
+}
+
+/** One Python process using the package, answering one JSON line per request. */
+class PythonClient {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly replies: Array<(line: string) => void> = [];
+  private stderr = "";
+
+  constructor(t: ExecutionContext) {
+    this.child = spawn(PYTHON, ["-B", DRIVER], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    createInterface({ input: this.child.stdout }).on("line", (line) => this.replies.shift()?.(line));
+    t.teardown(() => {
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    });
+  }
+
+  /** Sends one request; resolves with its result, rejects with the Python error (or after `timeoutMs`). */
+  request<T = any>(op: string, args: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`python ${op} gave no answer within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      this.replies.push((line) => {
+        clearTimeout(timer);
+        const reply = JSON.parse(line) as { ok?: T; error?: DriverError };
+        if (reply.error) reject(Object.assign(new Error(`${reply.error.type}: ${reply.error.message}`), reply.error));
+        else resolve(reply.ok as T);
+      });
+      this.child.stdin.write(JSON.stringify({ op, ...args }) + "\n");
+    });
+  }
+
+  /** Asks for something that must fail; resolves with the error. */
+  async refused(op: string, args: Record<string, unknown> = {}): Promise<DriverError> {
+    try {
+      await this.request(op, args);
+    } catch (error) {
+      return error as DriverError;
+    }
+    throw new Error(`python ${op} succeeded; it should have failed`);
+  }
+
+  call<T = any>(name: string, ...args: unknown[]): Promise<T> {
+    return this.request<T>("call", { name, args });
+  }
+}
+
+interface Session {
+  server: TestServer;
+  dir: string;
+  /** Writes an invite for `name` (allowed first unless `keys` are given) and returns its path. */
+  invite(name: string, options?: { role?: Role; keys?: KeyPair; serverKey?: string; port?: number }): Promise<string>;
+  /** A Python client for `name` that has joined and synced, with its welcome and first replica. */
+  python(name: string, role?: Role): Promise<{ py: PythonClient; welcome: any; replica: any }>;
+  /** A file holding `data`, for the Python side to commit. */
+  file(name: string, data: Buffer): Promise<string>;
+}
+
+async function session(t: ExecutionContext, overrides: Parameters<typeof startServer>[1] = {}): Promise<Session> {
+  const server = await startServer(t, overrides);
+  const dir = await tempDir(t);
+  const invite = async (name: string, options: { role?: Role; keys?: KeyPair; serverKey?: string; port?: number } = {}) => {
+    const role = options.role ?? "member";
+    const keys = options.keys ?? (await server.allow(name, role));
+    const serverKey = options.serverKey ?? server.server.publicKey;
+    const file = path.join(dir, `${name}.invite`);
+    await writeInvite(file, {
+      name,
+      role,
+      server: { host: "127.0.0.1", port: options.port ?? server.config.port, publicKey: serverKey, fingerprint: fingerprint(serverKey) },
+      client: keys,
+    });
+    return file;
+  };
+  const python = async (name: string, role: Role = "member") => {
+    const py = new PythonClient(t);
+    // A generous timeout: a test that slows the server's pings must not see it lost.
+    await py.request("connect", { invite: await invite(name, { role }), timeout: 30 });
+    const welcome = await py.request("join");
+    const replica = await py.request("sync");
+    return { py, welcome, replica };
+  };
+  const file = async (name: string, data: Buffer) => {
+    const where = path.join(dir, name);
+    await fs.writeFile(where, data);
+    return where;
+  };
+  return { server, dir, invite, python, file };
+}
+
+/** Polls the Python side until its replica has caught up with the TypeScript client's. */
+async function settle(py: PythonClient, ts: Client): Promise<void> {
+  await py.request("poll_until", { seq: ts.replica.seq });
+}
+
+test("joins with the welcome's presence, syncs existing nodes (one of several MB, in pieces), and a batch commit is one event", async (t) => {
+  const { server, python, file } = await session(t);
+  const ts = await server.joined("ts-user");
+  const large = randomBytes(3 * MB);
+  await ts.commit("existing", Buffer.from("from typescript"), { kind: "MESH", deps: ["large"] });
+  await ts.commit("existing", Buffer.from(", and a delta"), { mode: "delta" });
+  await ts.commit("large", large);
+  await ts.presence({ frame: 7 });
+
+  const { py, welcome, replica } = await python("py-user");
+  t.is(welcome.user, "py-user");
+  t.deepEqual(welcome.presence["ts-user"].data, { frame: 7 });
+  t.is(replica.seq, ts.replica.seq);
+  t.deepEqual(replica.nodes.existing, {
+    size: 28,
+    sha256: sha256(Buffer.from("from typescript, and a delta")),
+    owner: "ts-user",
+    kind: "MESH",
+    deps: ["large"],
+    parts: 2,
+  });
+  t.is(replica.nodes.large.sha256, sha256(large));
+  t.deepEqual(replica.presence["ts-user"].data, { frame: 7 });
+
+  const datas = [Buffer.from("one"), randomBytes(1000), Buffer.alloc(0)];
+  const events: any[] = [];
+  const onEvent = (event: any) => event.type === "commit" && event.from === "py-user" && events.push(event);
+  ts.on("event", onEvent);
+  const seen = nextEvent(ts, "event", committed("c"), 10_000);
+  const seq = await py.request("commit", {
+    entries: [{ id: "a", kind: "MESH" }, { id: "b", deps: ["a"] }, { id: "c", owner: "common" }],
+    files: await Promise.all(datas.map((data, i) => file(`batch-${i}`, data))),
+  });
+  await seen;
+  ts.off("event", onEvent);
+  t.is(events.length, 1);
+  t.is(events[0].seq, seq);
+  t.deepEqual(events[0].nodes.map((node: any, i: number) => [node.id, node.owner, node.data.equals(datas[i])]), [
+    ["a", "py-user", true],
+    ["b", "py-user", true],
+    ["c", "common", true],
+  ]);
+  t.deepEqual(ts.replica.nodes.get("b")!.deps, ["a"]);
+});
+
+test("a commit of several MB goes in pieces and arrives byte for byte, both ways", async (t) => {
+  const { server, python, file, dir } = await session(t);
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+  t.true(ts.limits!.frame < 5 * MB, "the payloads are larger than a frame");
+
+  const fromPython = randomBytes(5 * MB + 17);
+  const seen = nextEvent<[any]>(ts, "event", committed("from-python"), 20_000);
+  const seq = await py.request("commit", { entries: [{ id: "from-python", kind: "MESH" }], files: [await file("up", fromPython)] });
+  const [event] = await seen;
+  t.is(event.seq, seq);
+  t.true(event.nodes[0].data.equals(fromPython));
+  t.true(Buffer.concat(ts.replica.nodes.get("from-python")!.parts).equals(fromPython));
+
+  const fromTypescript = randomBytes(6 * MB + 5);
+  await ts.commit("from-typescript", fromTypescript);
+  const events = await py.request("poll_until", { until: { type: "commit", id: "from-typescript" } });
+  t.is(events.at(-1).nodes[0].sha256, sha256(fromTypescript));
+  const written = path.join(dir, "down");
+  await py.request("write_node", { id: "from-typescript", path: written });
+  t.true((await fs.readFile(written)).equals(fromTypescript));
+});
+
+test("lock, unlock, give and delete are seen by the TypeScript client; refusals carry their code", async (t) => {
+  const { server, python, file } = await session(t);
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+  await ts.commit("shared", Buffer.from("s"), { owner: "common" });
+  await ts.commit("theirs", Buffer.from("t"));
+  await settle(py, ts);
+
+  const owner = async (change: () => Promise<number>, id: string) => {
+    const rights = nextEvent<[any]>(ts, "event", (event) => event.type === "rights" && event.ids.includes(id));
+    const seq = await change();
+    const [event] = await rights;
+    t.is(event.seq, seq);
+    t.is(event.from, "py-user");
+    const mine = (await py.request("replica")).nodes[id].owner;
+    t.is(mine, event.owner, "the Python replica shows the change when the call returns");
+    return event.owner;
+  };
+  t.is(await owner(() => py.call("lock", ["shared"]), "shared"), "py-user");
+  t.is(ts.replica.nodes.get("shared")!.owner, "py-user");
+  t.is(await owner(() => py.call("unlock", ["shared"]), "shared"), "common");
+  t.is(await owner(() => py.call("lock", ["shared"]), "shared"), "py-user");
+  t.is(await owner(() => py.call("give", ["shared"], "ts-user"), "shared"), "ts-user");
+
+  const denied = await py.refused("call", { name: "lock", args: [["theirs"]] });
+  t.is(denied.code, "denied");
+  const rejected = await py.refused("commit", { entries: [{ id: "theirs" }], files: [await file("x", Buffer.from("x"))] });
+  t.is(rejected.type, "ServerError");
+  t.is(rejected.code, "denied");
+  t.is(rejected.id, "theirs");
+  const ref = await py.request("commit", { entries: [{ id: "ghost", mode: "delta" }], files: [await file("y", Buffer.from("y"))], wait: false });
+  const events = await py.request("poll_until", { until: { type: "rejected", ref } });
+  t.like(events.at(-1), { type: "rejected", ref, code: "not_found", id: "ghost" });
+
+  await py.request("commit", { entries: [{ id: "temporary" }], files: [await file("z", Buffer.from("z"))] });
+  const deleted = nextEvent<[any]>(ts, "event", (event) => event.type === "delete");
+  await py.call("delete", ["temporary"]);
+  t.deepEqual((await deleted)[0].ids, ["temporary"]);
+  t.false(ts.replica.nodes.has("temporary"));
+});
+
+test("presence goes both ways, and too much of it is rate_limited", async (t) => {
+  const { server, python } = await session(t);
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+
+  const fromPython = nextEvent<[any]>(ts, "presence", (presence) => presence.from === "py-user");
+  await py.call("set_presence", { frame: 3, selection: ["Cube"] });
+  t.deepEqual((await fromPython)[0].data, { frame: 3, selection: ["Cube"] });
+
+  await ts.presence({ frame: 9 });
+  const events = await py.request("poll_until", { until: { type: "presence", from: "ts-user" } });
+  t.deepEqual(events.at(-1).data, { frame: 9 });
+  t.deepEqual((await py.request("replica")).presence["ts-user"].data, { frame: 9 });
+
+  t.is(await py.request("presence_burst", { count: 1000 }), "rate_limited");
+});
+
+// Pings would reveal the loss too (PROTOCOL.md §7); slowed down, only the next event's seq can.
+test("an event lost in transit is recovered by resync, in order", async (t) => {
+  const { server, python } = await session(t, { pingIntervalMs: 60_000 });
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+  await ts.commit("before", Buffer.from("0"));
+  await settle(py, ts);
+  const before = await py.request("replica");
+
+  const dropped = py.request("drop_subscriber_frame");
+  const lostSeq = await ts.commit("lost-in-transit", Buffer.from("1"));
+  t.like(await dropped, { type: "commit", seq: lostSeq });
+  await ts.commit("after", Buffer.from("2"));
+  const events = await py.request("poll_until", { until: { type: "commit", id: "after" } });
+  t.deepEqual(
+    events.filter((event: any) => event.type === "commit").map((event: any) => event.nodes[0].id),
+    ["lost-in-transit", "after"],
+  );
+  const after = await py.request("replica");
+  t.is(after.nodes["lost-in-transit"].sha256, sha256(Buffer.from("1")));
+  t.is(after.resyncs, before.resyncs + 1);
+  t.is(after.seq, ts.replica.seq);
+});
+
+// No event follows the removal and the pings are slowed down: only the resync that follows the
+// subscriber's reconnection can bring the removal's events.
+test("what is published while the subscriber port is replaced (a user leaves) reaches the Python client", async (t) => {
+  const { server, python } = await session(t, { pingIntervalMs: 60_000 });
+  const ts = await server.joined("ts-user");
+  const leaving = await server.joined("leaving");
+  await leaving.commit("held", Buffer.from("h"));
+  const { py } = await python("py-user");
+  await settle(py, ts);
+  const before = await py.request("replica");
+
+  const gone = nextEvent<[any]>(ts, "event", (event) => event.type === "users" && !event.users.some((user: any) => user.name === "leaving"));
+  await leaving.leave();
+  const events = await py.request("poll_until", { until: { type: "rights", id: "held" } });
+  t.like(events.find((event: any) => event.type === "rights"), { owner: "common", ids: ["held"], from: "leaving" });
+  await py.request("poll_until", { seq: (await gone)[0].seq });
+  const after = await py.request("replica");
+  t.deepEqual(after.users.sort(), ["py-user", "ts-user"]);
+  t.true(after.resyncs > before.resyncs);
+});
+
+test("a client given the replica of an earlier connection loses nothing", async (t) => {
+  const { server, invite } = await session(t);
+  const ts = await server.joined("ts-user");
+  const py = new PythonClient(t);
+  const pyInvite = await invite("py-user");
+  await py.request("connect", { invite: pyInvite });
+  await py.request("join");
+  await py.request("sync");
+  await ts.commit("first", Buffer.from("1"));
+  await settle(py, ts);
+
+  // The connection goes (closed without leaving); the session moves on meanwhile, with a
+  // commit larger than a frame, which the resync replays in pieces.
+  await py.call("close");
+  const whileAway = randomBytes(2 * MB);
+  await ts.commit("while-away", whileAway);
+  await ts.commit("first", Buffer.from("+"), { mode: "delta" });
+  await py.request("connect", { invite: pyInvite, keep_replica: true });
+  await py.request("join");
+  const replica = await py.request("sync");
+  t.is(replica.nodes["while-away"].sha256, sha256(whileAway));
+  t.is(replica.nodes.first.sha256, sha256(Buffer.from("1+")));
+  t.is(replica.nodes.first.parts, 2);
+  const events = await py.request("poll_until", { until: { type: "commit", id: "while-away" }, timeout: 1 });
+  t.true(events.some((event: any) => event.type === "commit" && event.nodes[0].id === "first" && event.nodes[0].mode === "delta"));
+});
+
+test("kicked: the Python client says so and is lost", async (t) => {
+  const { server, python } = await session(t);
+  const admin = await server.joined("admin", "admin");
+  const { py } = await python("py-user");
+  await admin.kick("py-user");
+  const events = await py.request("poll_until", { until: { type: "lost" } });
+  t.deepEqual(events.slice(-2), [
+    { type: "kicked", by: "admin" },
+    { type: "lost", reason: "Kicked by admin." },
+  ]);
+  t.is((await py.refused("call", { name: "users" })).type, "ConnectError");
+});
+
+test("connection problems are sentences that name the fix", async (t) => {
+  const { invite } = await session(t);
+  const stranger = await invite("stranger", { keys: await generateKeyPair() });
+  const wrongServer = await invite("wrong-server", { serverKey: (await generateKeyPair()).publicKey });
+  const nowhere = await invite("nowhere", { port: await freePortBlock(4) });
+  const problem = async (file: string) => {
+    const py = new PythonClient(t);
+    await py.request("connect", { invite: file, timeout: 2 });
+    const error = await py.refused("hello");
+    t.is(error.type, "ConnectError");
+    return error.message;
+  };
+  t.regex(await problem(stranger), /^The server refused your key: it is not allowed, expired, revoked or kicked; ask the host\.$/);
+  t.regex(await problem(wrongServer), /^The handshake with 127\.0\.0\.1:\d+ did not complete: the server key in the invite is probably wrong\.$/);
+  t.regex(await problem(nowhere), /^Cannot reach 127\.0\.0\.1:\d+: is the server running, is the port forwarded\?$/);
+});
+
+test("the example script joins, commits a file, and sees a later commit", async (t) => {
+  const { server, invite, file } = await session(t);
+  const ts = await server.joined("ts-user");
+  await ts.commit("existing", Buffer.from("from typescript"));
+  const cube = randomBytes(400_000);
+  const fromPython = nextEvent<[any]>(ts, "event", committed("cube"), 20_000);
+  const run = runToEnd(PYTHON, ["-B", EXAMPLE, await invite("py-user"), "--commit", `cube=${await file("cube.bin", cube)}`, "--expect", "late"], {
+    what: "the Python example",
+    timeoutMs: 40_000,
+  });
+  const [event] = await Promise.race([fromPython, run.then((result) => Promise.reject(new Error(`the example exited early: ${result.stdout} ${result.stderr}`)))]);
+  await ts.commit("late", Buffer.from("after python joined"));
+  const result = await run;
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /^joined as py-user \(member\), 1 nodes at seq \d+$/m);
+  t.regex(result.stdout, /^committed cube at seq \d+$/m);
+  t.regex(result.stdout, /^seq \d+: py-user committed cube \(400000 bytes\)$/m);
+  t.regex(result.stdout, /^seq \d+: ts-user committed late \(19 bytes\)$/m);
+  const final = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+  t.is(final.nodes.existing.sha256, sha256(Buffer.from("from typescript")));
+  t.is(final.nodes.late.sha256, sha256(Buffer.from("after python joined")));
+  t.like(final.nodes.cube, { owner: "py-user", kind: "file", size: cube.length, sha256: sha256(cube) });
+  t.like(event.nodes[0], { id: "cube", owner: "py-user", kind: "file" });
+  t.true(event.nodes[0].data.equals(cube));
+});
