@@ -17,10 +17,21 @@ export interface BenchContext {
   burst: KeyPair[];
   /** Where curvehost servers write their CPU profiles (--profile). */
   profileDir: string | undefined;
+  /**
+   * Another build of curvehost (its dist/src/cli/main.js) to measure in the relay's place
+   * (--baseline-build): before and after a change, in one run, driven by the same clients.
+   */
+  baselineCli?: string | undefined;
 }
 
-/** curvehost (`serve` with --no-state unless `serveArgs` say otherwise) or the relay, on fresh ports. */
+/** curvehost (`serve` with --no-state unless `serveArgs` say otherwise) or the baseline (the relay, or --baseline-build), on fresh ports. */
 export function startServer(ctx: BenchContext, mode: Mode, label: string, serveArgs?: string[]): Promise<ServerProcess> {
-  if (mode === "baseline") return startRelay(ctx.serverSecretKey);
-  return startCurvehost({ keysDir: ctx.keysDir, profileDir: ctx.profileDir, label, ...(serveArgs ? { serveArgs } : {}) });
+  if (mode === "baseline" && !ctx.baselineCli) return startRelay(ctx.serverSecretKey);
+  const cli = mode === "baseline" ? { cli: ctx.baselineCli, label: `baseline-${label}` } : { label };
+  return startCurvehost({ keysDir: ctx.keysDir, profileDir: ctx.profileDir, ...cli, ...(serveArgs ? { serveArgs } : {}) });
+}
+
+/** How a side's clients speak: the relay's bare sockets, or curvehost's protocol (curvehost, and a --baseline-build). */
+export function clientMode(ctx: BenchContext, mode: Mode): Mode {
+  return mode === "baseline" && ctx.baselineCli ? "curvehost" : mode;
 }

@@ -1,8 +1,14 @@
 /**
  * CPU accounting from /proc over one measured window: the server's CPU time
- * (split into its main thread and libzmq's I/O threads), each load
- * generator's, and the machine's idle share. This is how the bench shows where
- * a figure's limit was: in the server, or in the processes that make the load.
+ * (split into its main thread, libzmq's I/O threads and every other thread),
+ * each load generator's, and the machine's idle share. This is how the bench
+ * shows where a figure's limit was: in the server, or in the processes that
+ * make the load.
+ *
+ * Each thread's time is read from /proc/PID/task/TID/schedstat, in nanoseconds:
+ * /proc's stat counts clock ticks of 10 ms, which at a few hundred events a
+ * second (the paced suite) left a 5 s window with some 10 ticks to divide.
+ * Where schedstat cannot be read, the ticks are used.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
@@ -16,12 +22,13 @@ export const SATURATED_SHARE = 0.9;
 /** Below this idle share of the whole machine, every process was competing for CPU. */
 export const BUSY_MACHINE_IDLE = 0.05;
 
-/** CPU seconds of one process: all threads, its main (JavaScript) thread, and libzmq's I/O threads. */
+/** CPU seconds of one process's threads, by thread id, since threads are counted one by one. */
 interface ProcessTimes {
-  total: number;
   main: number;
-  /** Per libzmq I/O thread id, since threads are counted one by one. */
+  /** libzmq's I/O threads. */
   zmq: Map<string, number>;
+  /** Every other thread: libuv's pool (file system work), V8's helpers (collector, compiler), libzmq's reaper. */
+  other: Map<string, number>;
 }
 
 /** utime + stime of a /proc stat line, in seconds. The command name may hold spaces: fields start after its ")". */
@@ -30,26 +37,44 @@ function statSeconds(stat: string): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** A thread's time on a CPU in seconds, from its schedstat (nanoseconds); its stat's ticks where that cannot be read. */
+function threadSeconds(dir: string, stat: string): number {
+  try {
+    return Number(readFileSync(`${dir}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+  } catch {
+    return statSeconds(stat);
+  }
+}
+
 function processTimes(pid: number): ProcessTimes | null {
   try {
-    const total = statSeconds(readFileSync(`/proc/${pid}/stat`, "utf8"));
     let main = 0;
     const zmq = new Map<string, number>();
+    const other = new Map<string, number>();
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const dir = `/proc/${pid}/task/${tid}`;
       let stat: string;
       try {
-        stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        stat = readFileSync(`${dir}/stat`, "utf8");
       } catch {
         continue; // the thread ended meanwhile
       }
       // The main thread's id is the process id; libzmq names its I/O threads "ZMQbg/IO/n".
-      if (tid === String(pid)) main = statSeconds(stat);
-      else if (stat.includes("(ZMQbg/IO/")) zmq.set(tid, statSeconds(stat));
+      if (tid === String(pid)) main = threadSeconds(dir, stat);
+      else if (stat.includes("(ZMQbg/IO/")) zmq.set(tid, threadSeconds(dir, stat));
+      else other.set(tid, threadSeconds(dir, stat));
     }
-    return { total, main, zmq };
+    return { main, zmq, other };
   } catch {
     return null; // the process is gone
   }
+}
+
+/** Seconds the threads in `after` ran since `before` (a thread that started meanwhile counts from 0). */
+function grown(before: Map<string, number>, after: Map<string, number>): number {
+  let seconds = 0;
+  for (const [tid, value] of after) seconds += value - (before.get(tid) ?? 0);
+  return seconds;
 }
 
 /** Ticks of all cores together, from the first line of /proc/stat: idle, spent in processes, and in all. */
@@ -70,6 +95,8 @@ export interface ProcessCpu {
   mainSeconds: number;
   /** CPU seconds of libzmq's I/O threads (CURVE encryption, TCP, PUB fan-out). */
   zmqSeconds: number;
+  /** CPU seconds of every other thread: libuv's pool (the journal's writes and syncs), V8's helpers, libzmq's reaper. */
+  otherSeconds: number;
 }
 
 export interface CpuWindow {
@@ -111,11 +138,12 @@ export class CpuMeter {
     const used = ({ label, pid }: Measured): ProcessCpu => {
       const before = this.before.get(pid);
       const after = processTimes(pid);
-      if (!before || !after) return { label, pid, seconds: NaN, share: NaN, mainSeconds: NaN, zmqSeconds: NaN };
-      let zmqSeconds = 0;
-      for (const [tid, seconds] of after.zmq) zmqSeconds += seconds - (before.zmq.get(tid) ?? 0);
-      const seconds = after.total - before.total;
-      return { label, pid, seconds, share: seconds / wallSeconds, mainSeconds: after.main - before.main, zmqSeconds };
+      if (!before || !after) return { label, pid, seconds: NaN, share: NaN, mainSeconds: NaN, zmqSeconds: NaN, otherSeconds: NaN };
+      const mainSeconds = after.main - before.main;
+      const zmqSeconds = grown(before.zmq, after.zmq);
+      const otherSeconds = grown(before.other, after.other);
+      const seconds = mainSeconds + zmqSeconds + otherSeconds;
+      return { label, pid, seconds, share: seconds / wallSeconds, mainSeconds, zmqSeconds, otherSeconds };
     };
     const loadGenerators = this.loadGenerators.map(used);
     const totalTicks = machine.total - this.machine.total;

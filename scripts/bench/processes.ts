@@ -62,9 +62,13 @@ export interface CurvehostOptions {
   /** Write a V8 CPU profile of this server into the directory, named after `label`. */
   profileDir?: string | undefined;
   label: string;
+  /** The CLI to run: this build's unless another is given (--baseline-build). */
+  cli?: string | undefined;
 }
 
 let profiles = 0;
+/** More node flags for the curvehost servers under test, such as --perf-basic-prof for `perf record` (CURVEHOST_BENCH_NODE_FLAGS). */
+const EXTRA_SERVER_FLAGS = (process.env["CURVEHOST_BENCH_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 
 export async function startCurvehost(options: CurvehostOptions): Promise<ServerProcess> {
   const port = await freePortBlock(4);
@@ -73,7 +77,7 @@ export async function startCurvehost(options: CurvehostOptions): Promise<ServerP
     : [];
   const serve = ["serve", "--keys", options.keysDir, "--open", "--bind", "127.0.0.1", "--port", String(port), "--max-users", "512", "--timeout", "30000"];
   // With the node flags `serve` would relaunch itself with, so that this child is the server measured.
-  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, CLI, ...serve, ...(options.serveArgs ?? ["--no-state"])], { stdio: ["ignore", "ignore", "pipe"] }));
+  const child = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...EXTRA_SERVER_FLAGS, ...profile, options.cli ?? CLI, ...serve, ...(options.serveArgs ?? ["--no-state"])], { stdio: ["ignore", "ignore", "pipe"] }));
   let stderr = "";
   let running = false;
   child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));

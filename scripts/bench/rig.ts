@@ -6,11 +6,12 @@
  * CPU snapshots at its end.
  */
 import { CpuMeter, THIS_PROCESS, type CpuWindow } from "./cpu.js";
-import { startServer, type BenchContext } from "./context.js";
+import { clientMode, startServer, type BenchContext } from "./context.js";
 import { closedLoop, openWriter, type Driven, type Writer } from "./load.js";
 import type { Mode, ServerProcess } from "./processes.js";
 import { ReceiverPool } from "./receiver-pool.js";
 import { percentile } from "./report.js";
+import { sleep } from "./timing.js";
 
 /** A short closed-loop run before any measured one: connections, JIT and buffers settle. */
 const WARM_UP_SECONDS = 0.3;
@@ -30,8 +31,8 @@ export interface RunResult {
   p99: number;
   max: number;
   cpu: CpuWindow;
-  /** Server CPU µs per published event: whole process, its main thread, libzmq's I/O threads. */
-  cpuPerEvent: { all: number; main: number; zmq: number };
+  /** Server CPU µs per published event: whole process, its main thread, libzmq's I/O threads, every other thread. */
+  cpuPerEvent: { all: number; main: number; zmq: number; other: number };
 }
 
 let runs = 0;
@@ -56,8 +57,9 @@ export class Rig {
     let pool: ReceiverPool | undefined;
     let writer: Writer | undefined;
     try {
-      pool = await ReceiverPool.start(mode, server.port, ctx.serverPublicKey, ctx.users.slice(1, options.receivers + 1), options.bareReceivers);
-      writer = await openWriter(mode, server.port, ctx.serverPublicKey, ctx.users[0]!);
+      const clients = clientMode(ctx, mode);
+      pool = await ReceiverPool.start(clients, server.port, ctx.serverPublicKey, ctx.users.slice(1, options.receivers + 1), options.bareReceivers);
+      writer = await openWriter(clients, server.port, ctx.serverPublicKey, ctx.users[0]!);
       await closedLoop(writer, { size: options.size, run: 0, until: { seconds: WARM_UP_SECONDS } });
       return new Rig(server, pool, writer);
     } catch (error) {
@@ -91,8 +93,15 @@ export class Rig {
       p99: percentile(delivery.latencies, 99),
       max: percentile(delivery.latencies, 100),
       cpu,
-      cpuPerEvent: { all: perEvent(server.seconds), main: perEvent(server.mainSeconds), zmq: perEvent(server.zmqSeconds) },
+      cpuPerEvent: { all: perEvent(server.seconds), main: perEvent(server.mainSeconds), zmq: perEvent(server.zmqSeconds), other: perEvent(server.otherSeconds) },
     };
+  }
+
+  /** A window of `seconds` in which nothing is sent: what the server costs with its users connected and idle. */
+  async idle(seconds: number): Promise<CpuWindow> {
+    const meter = new CpuMeter(this.server.measured, [THIS_PROCESS, ...this.pool.measured]);
+    await sleep(seconds * 1000);
+    return meter.stop();
   }
 
   /** Closes the writer and receivers, then stops the server. */

@@ -4,6 +4,7 @@
  * it returns the typed request or the error the client should get.
  */
 import type { z } from "zod";
+import { UNSURE, compile } from "./checks.js";
 import { ProtocolError, type ErrorCode } from "./errors.js";
 import { PROTOCOL_VERSION, type Limits } from "./limits.js";
 import {
@@ -103,56 +104,83 @@ function readNodes<E>(body: Buffer, manifestLength: number, maxManifest: number,
   return out;
 }
 
+/**
+ * A commit's manifest and parts (PROTOCOL.md §5): the same checks and refusals,
+ * in the same order, as readNodes (every entry, then the sizes), without its
+ * callbacks and intermediate arrays, since every commit takes this path.
+ */
 function readCommitNodes(body: Buffer, manifestLength: number, limits: Limits): CommitNode[] {
-  const seen = new Set<string>();
-  const nodes = readNodes(
-    body,
-    manifestLength,
-    limits.request,
-    (raw, index) => {
-      if (index >= limits.batch) throw new BodyError("batch_too_large", `a commit holds at most ${limits.batch} nodes`);
-      const id = (raw as { id?: unknown })?.id;
-      const deps = (raw as { deps?: unknown })?.deps;
-      if (Array.isArray(deps) && deps.length > limits.deps)
-        throw new BodyError("too_many_deps", `a node lists at most ${limits.deps} deps`, typeof id === "string" ? id : undefined);
-      const entry = parseWith(commitEntry, raw, `the manifest [${index}]`);
-      if (seen.has(entry.id)) throw new BodyError("bad_request", `node ${entry.id} appears twice in one commit`, entry.id);
-      if (entry.size > limits.node) throw new BodyError("node_too_large", `a node holds at most ${limits.node} bytes`, entry.id);
-      seen.add(entry.id);
-      return entry;
-    },
-    (entry) => [entry.size],
-  );
+  if (manifestLength > body.length) throw new BodyError("bad_request", "the manifest is longer than the body");
+  if (manifestLength > limits.request) throw new BodyError("commit_too_large", `a manifest is at most ${limits.request} bytes`);
+  const raw = readArray(body.subarray(0, manifestLength), "the manifest");
+  const nodes: CommitNode[] = [];
+  const seen = raw.length > 1 ? new Set<string>() : null;
+  for (let index = 0; index < raw.length; index++) {
+    const item = raw[index];
+    if (index >= limits.batch) throw new BodyError("batch_too_large", `a commit holds at most ${limits.batch} nodes`);
+    const deps = (item as { deps?: unknown })?.deps;
+    if (Array.isArray(deps) && deps.length > limits.deps) {
+      const id = (item as { id?: unknown })?.id;
+      throw new BodyError("too_many_deps", `a node lists at most ${limits.deps} deps`, typeof id === "string" ? id : undefined);
+    }
+    let entry = commitEntryCheck ? commitEntryCheck(item) : UNSURE;
+    if (entry === UNSURE) entry = parseWith(commitEntry, item, `the manifest [${index}]`);
+    if (seen?.has(entry.id)) throw new BodyError("bad_request", `node ${entry.id} appears twice in one commit`, entry.id);
+    if (entry.size > limits.node) throw new BodyError("node_too_large", `a node holds at most ${limits.node} bytes`, entry.id);
+    seen?.add(entry.id);
+    nodes.push(entry as CommitNode);
+  }
+  let at = manifestLength;
+  for (const node of nodes) {
+    const length = node.size;
+    if (at + length > body.length) throw new BodyError("bad_request", "the manifest's sizes run past the body");
+    const part = body.subarray(at, at + length);
+    at += length;
+    // A small node must not keep a large frame alive: copy parts under half the body.
+    node.data = length * 2 < body.length ? Buffer.from(part) : part;
+  }
+  if (at !== body.length) throw new BodyError("bad_request", "the manifest's sizes do not add up to the body");
   if (nodes.length === 0) throw new BodyError("bad_request", "a commit needs at least one node");
-  return nodes.map(({ entry, parts }) => ({ ...entry, data: parts[0]! }));
+  return nodes;
 }
 
 // ---- requests (server side) ---------------------------------------------------
 
 export type Decoded<P extends RequestPort> = { ok: true; request: Request<P> } | { ok: false; error: WireFailure };
 
+/** Each port's request schemas, with their compiled checks (checks.ts), by type. */
+const REQUEST_SCHEMAS = new Map(
+  Object.entries(REQUESTS).map(([port, schemas]) => [
+    port as RequestPort,
+    new Map(Object.entries(schemas).map(([type, schema]) => [type, { schema: schema as z.ZodType, check: compile(schema as z.ZodType) }])),
+  ]),
+);
+const commitEntryCheck = compile(commitEntry);
+
+/** A refusal of a request, with its type and ref when they could be read. */
+function refusal<P extends RequestPort>(code: ErrorCode, text: string, type: string, ref: string | number | undefined, id?: string): Decoded<P> {
+  return { ok: false, error: { code, message: text, type, ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { id }) } as WireFailure };
+}
+
 /** Decodes a whole message a client sent on `port`; `framed` is false for a frame with no newline. */
 export function decodeRequest<P extends RequestPort>(port: P, message: Message, framed: boolean, limits: Limits): Decoded<P> {
   const { header, body } = message;
   const type = header["type"] as string;
-  const ref = refOf(header);
-  const fail = (code: ErrorCode, text: string, id?: string): Decoded<P> => ({
-    ok: false,
-    error: { code, message: text, type, ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { id }) } as WireFailure,
-  });
-  const schemas = REQUESTS[port] as Record<string, z.ZodType>;
-  const schema = Object.prototype.hasOwnProperty.call(schemas, type) ? schemas[type] : undefined;
-  if (!schema) return fail("unknown_type", `${type.slice(0, 32)} is not a request of the ${port} port`);
+  const known = REQUEST_SCHEMAS.get(port)!.get(type);
+  if (!known) return refusal("unknown_type", `${type.slice(0, 32)} is not a request of the ${port} port`, type, refOf(header));
   if ((type === "hello" || type === "join") && (!framed || header["protocol"] !== PROTOCOL_VERSION))
-    return fail("protocol_mismatch", `this server speaks protocol ${PROTOCOL_VERSION}; send "protocol":${PROTOCOL_VERSION}`);
-  if (!framed) return fail("bad_request", "a message is its JSON header, a newline, then its body (PROTOCOL.md §2)");
-  const parsed = schema.safeParse(header);
-  if (!parsed.success) return fail("bad_request", describe(type, parsed.error));
-  const request = parsed.data as Request<P>;
+    return refusal("protocol_mismatch", `this server speaks protocol ${PROTOCOL_VERSION}; send "protocol":${PROTOCOL_VERSION}`, type, refOf(header));
+  if (!framed) return refusal("bad_request", "a message is its JSON header, a newline, then its body (PROTOCOL.md §2)", type, refOf(header));
+  let request = (known.check ? known.check(header) : UNSURE) as Request<P> | typeof UNSURE;
+  if (request === UNSURE) {
+    const parsed = known.schema.safeParse(header);
+    if (!parsed.success) return refusal("bad_request", describe(type, parsed.error), type, refOf(header));
+    request = parsed.data as Request<P>;
+  }
   try {
     switch (REQUEST_BODIES[type] ?? "none") {
       case "none":
-        if (body.length > 0) return fail("bad_request", `${type} takes no body`);
+        if (body.length > 0) return refusal("bad_request", `${type} takes no body`, type, refOf(header));
         break;
       case "ids?":
         if (body.length > 0) request.ids = readIds(body, limits);
@@ -165,7 +193,7 @@ export function decodeRequest<P extends RequestPort>(port: P, message: Message, 
         break;
     }
   } catch (error) {
-    if (error instanceof BodyError) return fail(error.code, error.message, error.id);
+    if (error instanceof BodyError) return refusal(error.code, error.message, type, refOf(header), error.id);
     throw error;
   }
   return { ok: true, request };

@@ -10,13 +10,38 @@ import type { History, PublishedEvent } from "./history.js";
 import type { Journal } from "./journal/index.js";
 import type { Change, SequencedChange, Session } from "./session.js";
 
+/** A gate on the subscriber port (holdUntil): open once the promise it waits on has settled. */
+interface Gate {
+  open: boolean;
+}
+
+/** An event accepted and waiting to go out: for the journal, for a gate, or behind an earlier one. */
+interface Waiting {
+  seq: number;
+  frames: Buffer[];
+  /** The journal holds it (at once, without a journal). */
+  durable: boolean;
+  /** The gate that was closed when it was published, if any: it waits for that gate to open. */
+  gate: Gate | null;
+  /** settled() callers waiting for it to go out. */
+  settled: Array<() => void>;
+}
+
+const SETTLED = Promise.resolve();
+
 export class Broadcaster {
-  /** Settles when every change so far has been published. */
-  private published: Promise<void> = Promise.resolve();
-  /** Publications waiting on the journal or the gate; while any wait, later ones queue behind them. */
-  private waiting = 0;
-  /** While set, nothing goes out on the subscriber port before it settles. */
-  private gate: Promise<void> | null = null;
+  /**
+   * Events waiting to go out, in seq order; each goes once it is durable, its
+   * gate is open and every earlier one has gone. Callbacks rather than a promise
+   * chain: at a few hundred events a second each event has its turn of the
+   * event loop to itself, and a chain of promises per event was a visible part
+   * of its cost (BENCHMARKS.md, paced).
+   */
+  private readonly waiting: Waiting[] = [];
+  /** The gate set by the last holdUntil, while it is closed. */
+  private gate: Gate | null = null;
+  /** The journal failed: nothing is published any more (the server is stopping). */
+  private failed = false;
   private out: zmq.Publisher;
   /** The seq of the last event sent out (pings carry it, PROTOCOL.md §7). */
   publishedSeq: number;
@@ -37,23 +62,44 @@ export class Broadcaster {
     const event = { ...change, seq: this.session.seq + 1 } as SequencedChange;
     this.session.apply(event, parts);
     const frames = eventFrames(event, parts, this.frameBytes);
-    const send = () => {
-      this.history.add(event.seq, frames);
-      this.sendToSubscribers(frames);
-      this.publishedSeq = event.seq;
-    };
-    const waits: Array<Promise<void>> = [];
-    if (this.journal) waits.push(this.journal.append({ seq: event.seq, header: event, frames: parts }));
-    if (this.gate) waits.push(this.gate);
-    if (waits.length === 0 && this.waiting === 0) {
-      send();
+    if (!this.journal && !this.gate && this.waiting.length === 0) {
+      this.send(event.seq, frames);
       return event;
     }
-    this.waiting++;
-    this.published = Promise.all([this.published, ...waits])
-      .then(send, (error: Error) => this.onFatal(error))
-      .finally(() => this.waiting--);
+    const waiting: Waiting = { seq: event.seq, frames, durable: !this.journal, gate: this.gate, settled: [] };
+    this.waiting.push(waiting);
+    this.journal?.appendThen({ seq: event.seq, header: event, frames: parts }, (error) => {
+      if (error) return this.fail(error);
+      waiting.durable = true;
+      this.sendWaiting();
+    });
     return event;
+  }
+
+  /** Sends, in order, every waiting event whose turn has come. */
+  private sendWaiting(): void {
+    while (this.waiting.length > 0) {
+      const head = this.waiting[0]!;
+      if (!this.failed && (!head.durable || (head.gate && !head.gate.open))) return;
+      this.waiting.shift();
+      if (!this.failed) this.send(head.seq, head.frames);
+      for (const resolve of head.settled) resolve();
+    }
+  }
+
+  private send(seq: number, frames: Buffer[]): void {
+    this.history.add(seq, frames);
+    this.sendToSubscribers(frames);
+    this.publishedSeq = seq;
+  }
+
+  /** A journal write or sync failed: nothing more is published, since what follows may not be replayed after it. */
+  private fail(error: Error): void {
+    if (!this.failed) {
+      this.failed = true;
+      this.onFatal(error);
+    }
+    this.sendWaiting(); // settles whoever waits, publishing nothing
   }
 
   /** From now on, publish on this socket (the subscriber socket was replaced). */
@@ -63,11 +109,14 @@ export class Broadcaster {
 
   /** Holds everything published from now on until `until` settles (the subscriber listener is closing). */
   holdUntil(until: Promise<void>): void {
-    const gate = until.catch(() => {});
+    const gate: Gate = { open: false };
     this.gate = gate;
-    void gate.then(() => {
+    const open = () => {
+      gate.open = true;
       if (this.gate === gate) this.gate = null;
-    });
+      this.sendWaiting();
+    };
+    until.then(open, open);
   }
 
   /** Presence is lossy by design: no seq, no journal, no history. */
@@ -94,6 +143,8 @@ export class Broadcaster {
 
   /** Resolves once everything accepted so far is durable and published: replies that reveal state wait for it. */
   settled(): Promise<void> {
-    return this.published;
+    const last = this.waiting.at(-1);
+    if (!last) return SETTLED;
+    return new Promise((resolve) => last.settled.push(resolve));
   }
 }

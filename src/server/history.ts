@@ -4,12 +4,11 @@
  * `resync`. Bounded in bytes; older events fall off and a resync from before
  * them is `too_old`.
  *
- * Events are packed into chunks rather than kept as a few objects each: with
- * tens of thousands of small events retained, every major garbage collection
- * had to walk them all, and its pauses (10–20 ms under load) showed in the p99
- * latency of every subscriber. Frames up to INLINE_FRAME_BYTES are copied into
- * the chunk's buffer; larger ones are kept by reference (few objects per
- * megabyte, and usually the same buffer the session holds, so not duplicated).
+ * Events are packed into chunks, not kept as objects, so that garbage
+ * collections do not walk tens of thousands of them (BENCHMARKS.md, Findings:
+ * resync history). Frames up to INLINE_FRAME_BYTES are copied into the chunk's
+ * buffer; larger ones are kept by reference (usually the buffer the session
+ * holds, so not duplicated).
  */
 
 export interface PublishedEvent {

@@ -39,7 +39,7 @@ export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): 
         unit: "µs",
         curvehost: ours.cpuPerEvent.all,
         baseline: base.cpuPerEvent.all,
-        note: `main thread ${pair(results, (r) => fmt(r.cpuPerEvent.main))} µs, libzmq I/O ${pair(results, (r) => fmt(r.cpuPerEvent.zmq))} µs`,
+        note: `main thread ${pair(results, (r) => fmt(r.cpuPerEvent.main))} µs, libzmq I/O ${pair(results, (r) => fmt(r.cpuPerEvent.zmq))} µs, other threads ${pair(results, (r) => fmt(r.cpuPerEvent.other))} µs`,
         details: { cpuPerEvent: { curvehost: ours.cpuPerEvent, baseline: base.cpuPerEvent } },
       });
     }

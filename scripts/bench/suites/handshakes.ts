@@ -5,7 +5,7 @@
  * the median of `repeat` bursts a side, taken in turn (repeat.ts).
  */
 import type { BenchContext } from "../context.js";
-import { startServer } from "../context.js";
+import { clientMode, startServer } from "../context.js";
 import { CpuMeter, THIS_PROCESS, type CpuWindow } from "../cpu.js";
 import type { BurstReport } from "../burst.js";
 import { listenOverflows } from "../listen-queue.js";
@@ -31,7 +31,7 @@ export async function handshakesSuite(ctx: BenchContext, emit: (row: Row) => voi
     const programs: ChildProgram[] = [];
     try {
       for (let p = 0; p < PROCESSES; p++) {
-        const job: ClientsJob = { mode, port: server.port, serverPublicKey: ctx.serverPublicKey, keys: keys.filter((_, i) => i % PROCESSES === p) };
+        const job: ClientsJob = { mode: clientMode(ctx, mode), port: server.port, serverPublicKey: ctx.serverPublicKey, keys: keys.filter((_, i) => i % PROCESSES === p) };
         programs.push(new ChildProgram("burst.js", [JSON.stringify(job)], `burst process ${p + 1}`));
       }
       await Promise.all(programs.map((program) => program.receive("ready", 30_000)));
