@@ -17,7 +17,7 @@ import { tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
 import { PYTHON } from "../helpers/python.js";
 import { runToEnd } from "../helpers/run.js";
-import { committed, nextEvent, startServer, type TestServer } from "../helpers/server.js";
+import { DEFAULTS, committed, nextEvent, startServer, type TestServer } from "../helpers/server.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DRIVER = path.join(ROOT, "clients/python/tests/interop.py");
@@ -104,10 +104,12 @@ async function session(t: ExecutionContext, overrides: Parameters<typeof startSe
     });
     return file;
   };
+  // A test that slows the server's pings must not see it lost: the client's lost timeout is then
+  // longer than the server's, which it would otherwise take (limits.timeout).
+  const slowPings = (overrides.pingIntervalMs ?? DEFAULTS.pingIntervalMs) > (overrides.timeoutMs ?? DEFAULTS.timeoutMs);
   const python = async (name: string, role: Role = "member") => {
     const py = new PythonClient(t);
-    // A generous timeout: a test that slows the server's pings must not see it lost.
-    await py.request("connect", { invite: await invite(name, { role }), timeout: 30 });
+    await py.request("connect", { invite: await invite(name, { role }), timeout: 30, lost_timeout: slowPings ? 600 : null });
     const welcome = await py.request("join");
     const replica = await py.request("sync");
     return { py, welcome, replica };

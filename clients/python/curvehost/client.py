@@ -34,21 +34,26 @@ ENTRY_FIELDS = frozenset(("id", "kind", "deps", "mode", "owner", "size"))
 TICK = 0.25
 # How long a refused subscriber reconnection waits for a `kicked` notice before it counts as lost.
 REFUSAL_GRACE = 1.0
+# The lost timeout until hello or welcome gives the server's (limits.timeout, PROTOCOL.md §9).
+DEFAULT_LOST_TIMEOUT = 5.0
 
 
 class Client:
     """A connection to one curvehost session (see the package's README for a walk-through)."""
 
     @classmethod
-    def from_invite(cls, invite, timeout=10.0, replica=None):
+    def from_invite(cls, invite, timeout=10.0, replica=None, lost_timeout=None):
         """A client for an Invite, or for the path of an invite file."""
         if not isinstance(invite, Invite):
             invite = load_invite(invite)
         if invite.secret_key is None:
             raise InviteError("This invite holds no secret key: pass your keys to Client(...) yourself.")
-        return cls(invite.host, invite.port, invite.server_key, invite.public_key, invite.secret_key, timeout, replica)
+        return cls(invite.host, invite.port, invite.server_key, invite.public_key, invite.secret_key, timeout, replica, lost_timeout)
 
-    def __init__(self, host, port, server_key, public_key, secret_key, timeout=10.0, replica=None):
+    def __init__(self, host, port, server_key, public_key, secret_key, timeout=10.0, replica=None, lost_timeout=None):
+        """`timeout`: how long a request waits for its reply (s). `lost_timeout`: how long
+        without a ping before the server counts as lost; by default the server's own
+        (limits.timeout), 5 s until hello or welcome has said it."""
         if not isinstance(host, str) or not host:
             raise ValueError("host is a host name or address")
         if type(port) is not int or not 1 <= port <= MAX_BASE_PORT:
@@ -63,7 +68,10 @@ class Client:
             raise ValueError("secret_key is not the secret key of public_key")
         if not timeout > 0:
             raise ValueError("timeout is a number of seconds above 0")
+        if lost_timeout is not None and not lost_timeout > 0:
+            raise ValueError("lost_timeout is a number of seconds above 0, or None for the server's")
         self.timeout = float(timeout)
+        self._lost_timeout = None if lost_timeout is None else float(lost_timeout)
         self.replica = Replica() if replica is None else replica
         self.name = None
         self.role = None
@@ -110,6 +118,14 @@ class Client:
 
     def __repr__(self):
         return "<curvehost.Client %s at %s%s>" % (self.name or "(not joined)", self._address(COMMAND), ", lost" if self.lost else "")
+
+    @property
+    def lost_timeout(self):
+        """Seconds without a ping after which the server counts as lost: the caller's, else the server's."""
+        if self._lost_timeout is not None:
+            return self._lost_timeout
+        timeout = self.limits.get("timeout")
+        return timeout / 1000.0 if type(timeout) in (int, float) and timeout > 0 else DEFAULT_LOST_TIMEOUT
 
     # ---- joining --------------------------------------------------------------------------
 
@@ -259,8 +275,8 @@ class Client:
             self._resync()
         elif behind is not None and self.replica.seq < behind:
             self._resync()
-        if self._pinger.silent_for() > self.timeout:
-            self._mark_lost("The server sent no ping for %g s: it is gone, or the network is." % self.timeout)
+        if self._pinger.silent_for() > self.lost_timeout:
+            self._mark_lost("The server sent no ping for %g s: it is gone, or the network is." % self.lost_timeout)
 
     def _read_command(self, pending=None, replies=(), replayed=None):
         """Reads the command port: returns the reply to `pending` when it is there.
@@ -369,17 +385,12 @@ class Client:
             self._fetch_everything(announce)
 
     def _fetch_everything(self, announce):
-        """Replaces the replica with the whole session as of the reply's seq.
-
-        The nodes reply covers nodes only; the users and the state are asked afterwards, so
-        that an event about them between the welcome and the fetch cannot be missed.
-        """
-        seq, nodes = self._parse(messages.nodes, self._request("fetch", {}, replies=("nodes",)))
+        """Replaces the replica with the whole session as of the reply's seq: its nodes, and
+        its state and users as of that same seq (PROTOCOL.md §4)."""
+        seq, nodes, state, users = self._parse(messages.nodes, self._request("fetch", {}, replies=("nodes",)))
         self.replica.load(seq, nodes)
-        self.replica.users = self._parse(messages.users_reply, self._request("users", {}, replies=("users",)))
-        state = self._parse(messages.hello, self._request("hello", {"protocol": PROTOCOL}, replies=("hello",))).get("state")
-        if isinstance(state, str):
-            self.replica.state = state
+        self.replica.state = state
+        self.replica.users = users
         if announce:
             self._outbox.append({"type": "synced", "seq": seq})
 

@@ -45,6 +45,7 @@ class FakeServer:
         self.ping_seq = None  # a seq to put in pings instead of the real one
         self.drop_next = 0  # sequenced events to journal without publishing (a gap)
         self.reject = None  # (code, message, id) for the next commit
+        self.timeout_ms = 5000
         self.handlers = {}  # request type -> fn(server, rid, header, body), to override one
         self._calls = queue.Queue()
         self._stopping = threading.Event()
@@ -174,7 +175,8 @@ class FakeServer:
 
     def limits(self):
         return {"frame": self.frame, "header": 65536, "request": 4194304, "commit": 1 << 29, "node": 1 << 29,
-                "batch": 4096, "deps": 16384, "ids": 65536, "deltas": 256, "presence": 8192, "presenceRate": 30}
+                "batch": 4096, "deps": 16384, "ids": 65536, "deltas": 256, "presence": 8192, "presenceRate": 30,
+                "ping": int(self.ping_interval * 1000), "timeout": self.timeout_ms}
 
     def users(self):
         return [{"name": name, "role": self._role(name), "state": "joined", "latency": 1} for name in sorted(set(self.bound.values()))]
@@ -220,7 +222,7 @@ class FakeServer:
                                 "parts": [len(part) for part in node["parts"]]})
                 parts.extend(node["parts"])
             length, chunks = wire.encode_manifest(entries, parts)
-            return reply({"type": "nodes", "seq": self.seq, "manifest": length}, chunks)
+            return reply({"type": "nodes", "seq": self.seq, "manifest": length, "state": self.state, "users": self.users()}, chunks)
         if kind == "resync":
             since = header["since"]
             if since < self.oldest:

@@ -45,11 +45,11 @@ class Driver:
     def __init__(self):
         self.client = None
 
-    def connect(self, invite, timeout=10.0, keep_replica=False):
+    def connect(self, invite, timeout=10.0, keep_replica=False, lost_timeout=None):
         replica = self.client.replica if keep_replica and self.client else None
         if self.client:
             self.client.close()
-        self.client = Client.from_invite(invite, timeout=timeout, replica=replica)
+        self.client = Client.from_invite(invite, timeout=timeout, replica=replica, lost_timeout=lost_timeout)
 
     def hello(self):
         return self.client.hello()

@@ -41,9 +41,10 @@ class Fixture(unittest.TestCase):
         self.server = FakeServer({self.alice[0]: ("alice", "member"), self.bob[0]: ("bob", "admin")}, frame=FRAME, ping_interval=0.1)
         self.addCleanup(self.server.close)
 
-    def client(self, who=None, timeout=2.0, replica=None, sync=True, server_key=None, port=None):
+    def client(self, who=None, timeout=2.0, replica=None, sync=True, server_key=None, port=None, lost_timeout=None):
         public, secret = who or self.alice
-        client = Client("127.0.0.1", port or self.server.port, server_key or self.server.public_key, public, secret, timeout=timeout, replica=replica)
+        client = Client("127.0.0.1", port or self.server.port, server_key or self.server.public_key, public, secret, timeout=timeout,
+                        replica=replica, lost_timeout=lost_timeout)
         self.addCleanup(client.close)
         if sync:
             client.join()
@@ -91,6 +92,14 @@ class Joining(Fixture):
         self.assertEqual(replica.nodes["b"].data, small)
         self.assertEqual(replica.state, "open")
         self.assertEqual([user["name"] for user in replica.users], ["alice"])
+        # The nodes reply brings the state and the users as of its seq: nothing else is asked.
+        self.assertEqual([h["type"] for h in self.server.call(lambda server: server.requests)], ["hello", "join", "fetch"])
+
+    def test_the_state_and_users_of_a_fetch_are_those_of_the_nodes_reply(self):
+        self.server.call(lambda server: setattr(server, "state", "waiting"))
+        client = self.client()
+        self.assertEqual(client.replica.state, "waiting")
+        self.assertEqual([user["name"] for user in client.replica.users], ["alice"])
 
     def test_the_welcome_brings_everyone_s_presence(self):
         self.server.call(lambda server: server.presence.update(bob={"data": {"frame": 12}, "latency": 3}))
@@ -304,12 +313,21 @@ class Losing(Fixture):
         self.assertEqual([e["type"] for e in events], ["session", "lost"])
         self.assertEqual(client.replica.state, "closing")
 
-    def test_no_ping_for_the_timeout(self):
-        client = self.client(timeout=1.0)
+    def test_no_ping_for_the_server_s_timeout(self):
+        self.server.timeout_ms = 1000
+        client = self.client(timeout=10.0)
+        self.assertEqual((client.limits["timeout"], client.lost_timeout), (1000, 1.0))
         self.server.call(lambda server: setattr(server, "pinging", False))
         events = self.poll_until(client, lambda events: any(e["type"] == "lost" for e in events), timeout=4)
-        self.assertIn("no ping", events[-1]["reason"])
+        self.assertIn("no ping for 1 s", events[-1]["reason"])
         self.assertEqual(client.lost, events[-1]["reason"])
+
+    def test_a_lost_timeout_given_is_used_instead(self):
+        client = self.client(lost_timeout=0.5)
+        self.assertEqual((client.limits["timeout"], client.lost_timeout), (5000, 0.5))
+        self.server.call(lambda server: setattr(server, "pinging", False))
+        events = self.poll_until(client, lambda events: any(e["type"] == "lost" for e in events), timeout=3)
+        self.assertIn("no ping for 0.5 s", events[-1]["reason"])
 
     def test_pings_are_answered_while_the_caller_is_busy(self):
         self.client()

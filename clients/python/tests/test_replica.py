@@ -61,7 +61,10 @@ class Applying(unittest.TestCase):
         length, chunks = wire.encode_manifest(
             [{"id": "a", "owner": "bob", "kind": "MESH", "deps": ["b"], "parts": [1, 2]}, {"id": "gone", "removed": True},
              {"id": "b", "owner": "common", "kind": "", "deps": [], "parts": [0]}], [b"x", b"yz", b""])
-        seq, found = nodes(Message({"type": "nodes", "seq": 10, "manifest": length}, b"".join(bytes(c) for c in chunks)))
+        users = [{"name": "bob", "role": "member", "state": "joined", "latency": 3}]
+        seq, found, state, listed = nodes(Message({"type": "nodes", "seq": 10, "manifest": length, "state": "open", "users": users},
+                                                  b"".join(bytes(c) for c in chunks)))
+        self.assertEqual((state, listed), ("open", users))
         self.replica.load(seq, found)
 
     def apply(self, message):
