@@ -134,6 +134,24 @@ def nodes(message):
     return seq, found, state, users
 
 
+def outcome(message, ref, request):
+    """The reply to a request sent without waiting, as poll() returns it.
+
+    `ok` is {"type": "reply", "ref", "request", "seq"} (`users` replies carry `users` instead
+    of a seq); an error is {"type": "refused", "ref", "request", "code", "message", "id"?}.
+    """
+    header = message.header
+    if header["type"] == "error":
+        failure = error(message)
+        event = {"type": "refused", "ref": ref, "request": request, "code": failure.code, "message": failure.message}
+        if failure.id is not None:
+            event["id"] = failure.id
+        return event
+    if header["type"] == "users":
+        return {"type": "reply", "ref": ref, "request": request, "users": users_reply(message)}
+    return {"type": "reply", "ref": ref, "request": request, "seq": ok(message)}
+
+
 def resynced(message):
     """A `resynced` reply: (seq, presence map or None)."""
     header = message.header
