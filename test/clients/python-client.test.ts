@@ -312,7 +312,7 @@ test("a burst of commits and requests across a cut of every port: each carried o
     seen.set(event.ref, [...(seen.get(event.ref) ?? []), event.seq]);
     if (seen.size === KICK_AT && !kick) kick = admin.kick("victim");
   });
-  const result = await py.request("burst", { count: COUNT, delta_every: 5, size: 65536, in_flight: 3, pause_at: 150, timeout: 100 }, 120_000);
+  const result = await py.request("burst", { count: COUNT, delta_every: 5, size: 65536, in_flight: 3, pause_at: 100, timeout: 100 }, 120_000);
   t.truthy(kick, "the kick came during the burst");
   await kick;
   t.is(await kicked.then(([by]) => by), "admin");

@@ -232,7 +232,7 @@ class Link:
         self._poller.register(watch.monitor, zmq.POLLIN)
         # Messages sent again on a new connection, for tests and curious callers.
         self.resent = 0
-        # For each connection that broke: the refs that had gone out on it unanswered.
+        # For each connection that broke: the refs unanswered then (gone out on it, or waiting).
         self.breaks = deque(maxlen=16)
 
     def send(self, ref, header, body=b""):
@@ -264,7 +264,7 @@ class Link:
         watch = self.watch
         live = watch.handshakes if watch.up else None
         if self._live is not None and live != self._live:
-            self.breaks.append([ref for ref, entry in self.outstanding.items() if entry[2] == self._live])
+            self.breaks.append(list(self.outstanding))
         self._live = live
 
     def _flush(self):

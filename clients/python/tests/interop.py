@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+import zmq
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from curvehost import Client, ServerError  # noqa: E402
@@ -111,9 +113,9 @@ class Driver:
         keeping `in_flight` requests unanswered at all times: lock and unlock of the node
         "toggle" in turn (one at a time), and `users`. At `pause_at` commits it waits until
         the command and publisher connections have both been cut and remade (the test cuts
-        them meanwhile), then goes on. It polls for `pace` seconds between commits (0: only
-        looks), topping the requests up after each look, so that requests are in flight
-        whenever the cut comes.
+        them meanwhile), reading nothing else, so that the requests sent are unanswered
+        when the cut comes; then goes on. It polls for `pace` seconds between commits (0:
+        only looks), topping the requests up before each look.
         Returns what came back: the seqs each commit ref was
         acknowledged at, the replies each request got, the requests that had gone out on the
         command connection when it broke, and how many messages were sent again.
@@ -157,16 +159,21 @@ class Driver:
                 else:
                     requests.append(client.users(wait=False))
 
-        def cut_seen():
-            return command.breaks and publisher.breaks and command.watch.up and publisher.watch.up
+        monitors = zmq.Poller()
+        monitors.register(command.watch.monitor, zmq.POLLIN)
+        monitors.register(publisher.watch.monitor, zmq.POLLIN)
 
         for n in range(count):
             if pause_at is not None and n == pause_at:
-                while not cut_seen():
+                # Nothing is read while the cut is awaited, but the connections' monitors: the
+                # requests sent stay unanswered (their replies, if any, wait in the socket).
+                top_up()
+                while not (command.breaks and publisher.breaks):
                     if time.monotonic() > deadline:
                         raise TimeoutError("no cut of the command and publisher ports within %g s" % timeout)
-                    top_up()
-                    take(client.poll(0))
+                    command.update()
+                    publisher.update()
+                    monitors.poll(100)
             if n % delta_every == delta_every - 1:
                 data = b"%04d," % n
                 deltas.append(data)
