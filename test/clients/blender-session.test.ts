@@ -154,3 +154,39 @@ test.serial("a member killed mid-session comes back; a dropped connection resync
   await alice.until("bpy.data.objects['Light'].location.x == -6");
   t.deepEqual(await again.run("result = summary()"), await alice.run("result = summary()"));
 });
+
+// Locks and presence go without waiting (the client's wait=False): a refusal comes back through poll().
+test.serial("selecting what another artist holds: the lock is refused once, the owner shown stays theirs, and it is taken when they let go", async (t) => {
+  requireBlender();
+  t.timeout(120_000);
+  const server = await startServer(t);
+  const dir = await tempDir(t);
+  const [alice, bob] = await Promise.all([blender(t, "alice"), blender(t, "bob")]);
+  await alice.run(connect(await inviteFor(server, dir, "alice", "admin"), true));
+  await bob.run(connect(await inviteFor(server, dir, "bob", "member"), false));
+  await bob.until(`s.owner(${CUBE}) == 'alice' and s.owner(${CUBE}.data) == 'alice'`);
+
+  // Every lock bob's add-on asks is counted.
+  await bob.run(
+    "locks = []\nasked = s.client.lock\n" +
+      "def counted(ids, **options):\n    locks.append(list(ids))\n    return asked(ids, **options)\n" +
+      `s.client.lock = counted\nbpy.context.view_layer.objects.active = ${CUBE}\n${CUBE}.select_set(True)`,
+  );
+  await bob.until("any('Cube is held by alice' in m for m in s.messages)");
+  t.is(await bob.run(`result = [s.owner(${CUBE}), s.owner(${CUBE}.data)]`).then((owners) => owners.join()), "alice,alice");
+  // The refusal is not asked again while alice holds the cube: looks go on past the answer wait.
+  await bob.run("mark = time.monotonic()");
+  await bob.until("s.rights._looked[1] > mark + 2.5 and s.rights._looked[1]", 15);
+  t.deepEqual(await bob.run("result = [len(locks), sum('held by alice' in m for m in s.messages)]"), [1, 1], "one lock asked, one report");
+  // Bob's selection reaches alice as presence, without bob waiting for it.
+  const cubeId = await bob.run(`result = s.node_id(${CUBE})`);
+  await alice.until(`${JSON.stringify(cubeId)} in (s.presence.get('bob') or {}).get('selection', [])`);
+
+  // Alice lets go: bob's selection takes the cube and its mesh, and both sides show it.
+  await alice.run(`${CUBE}.select_set(False)`);
+  await bob.until(`s.owner(${CUBE}) == 'bob' and s.owner(${CUBE}.data) == 'bob'`);
+  await alice.until(`s.owner(${CUBE}) == 'bob'`);
+  t.is(await bob.run("result = len(locks)"), 2);
+  await bob.run(`${CUBE}.location.x = 4`);
+  await alice.until(`${CUBE}.location.x == 4`);
+});

@@ -17,7 +17,7 @@ import { tempDir } from "../helpers/cli.js";
 import { freePortBlock } from "../helpers/ports.js";
 import { PYTHON } from "../helpers/python.js";
 import { runToEnd } from "../helpers/run.js";
-import { committed, nextEvent, startServer, type TestServer } from "../helpers/server.js";
+import { DEFAULTS, committed, nextEvent, startServer, type TestServer } from "../helpers/server.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DRIVER = path.join(ROOT, "clients/python/tests/interop.py");
@@ -75,6 +75,11 @@ class PythonClient {
   call<T = any>(name: string, ...args: unknown[]): Promise<T> {
     return this.request<T>("call", { name, args });
   }
+
+  /** A method called with keyword arguments too (wait: false…). */
+  callWith<T = any>(name: string, args: unknown[], kwargs: Record<string, unknown>): Promise<T> {
+    return this.request<T>("call", { name, args, kwargs });
+  }
 }
 
 interface Session {
@@ -104,10 +109,12 @@ async function session(t: ExecutionContext, overrides: Parameters<typeof startSe
     });
     return file;
   };
+  // A test that slows the server's pings must not see it lost: the client's lost timeout is then
+  // longer than the server's, which it would otherwise take (limits.timeout).
+  const slowPings = (overrides.pingIntervalMs ?? DEFAULTS.pingIntervalMs) > (overrides.timeoutMs ?? DEFAULTS.timeoutMs);
   const python = async (name: string, role: Role = "member") => {
     const py = new PythonClient(t);
-    // A generous timeout: a test that slows the server's pings must not see it lost.
-    await py.request("connect", { invite: await invite(name, { role }), timeout: 30 });
+    await py.request("connect", { invite: await invite(name, { role }), timeout: 30, lost_timeout: slowPings ? 600 : null });
     const welcome = await py.request("join");
     const replica = await py.request("sync");
     return { py, welcome, replica };
@@ -249,6 +256,94 @@ test("presence goes both ways, and too much of it is rate_limited", async (t) =>
   t.deepEqual((await py.request("replica")).presence["ts-user"].data, { frame: 9 });
 
   t.is(await py.request("presence_burst", { count: 1000 }), "rate_limited");
+});
+
+test("without waiting: presence beyond the rate and a lock of a node someone else holds are refused in poll()", async (t) => {
+  const { server, python } = await session(t);
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+  await ts.commit("theirs", Buffer.from("t"));
+  await settle(py, ts);
+
+  // 30 a second (limits.presenceRate): 40 at once cannot all fit in one second, however slow the machine.
+  const outcomes = await py.request("presence_burst", { count: 40, wait: false });
+  t.true(outcomes["presence/rate_limited"] >= 10, JSON.stringify(outcomes));
+  t.is(outcomes.reply + outcomes["presence/rate_limited"], 40, JSON.stringify(outcomes));
+
+  const ref = await py.callWith("lock", [["theirs"]], { wait: false });
+  t.is(typeof ref, "number");
+  const events = await py.request("poll_until", { until: { type: "refused", ref } });
+  t.like(events.at(-1), { type: "refused", ref, request: "lock", code: "denied", id: "theirs" });
+  t.is((await py.request("replica")).nodes.theirs.owner, "ts-user");
+
+  // A lock that can be had: its reply comes once the replica shows it.
+  await ts.commit("shared", Buffer.from("s"), { owner: "common" });
+  await settle(py, ts);
+  const mine = await py.callWith("lock", [["shared"]], { wait: false });
+  const replied = await py.request("poll_until", { until: { type: "reply", ref: mine } });
+  const rights = replied.find((event: any) => event.type === "rights" && event.ids.includes("shared"));
+  t.like(replied.at(-1), { type: "reply", ref: mine, request: "lock", seq: rights.seq });
+  t.is((await py.request("replica")).nodes.shared.owner, "py-user");
+});
+
+// A kick cuts every port of the server (PROTOCOL.md §8): the Python client's commits and requests
+// in flight are sent again on the new connections, and the server carries each ref out once.
+test("a burst of commits and requests across a cut of every port: each carried out and acknowledged once, in order", async (t) => {
+  t.timeout(150_000);
+  const { server, python, file } = await session(t);
+  const admin = await server.joined("admin", "admin");
+  const victim = await server.joined("victim");
+  const kicked = nextEvent<[string]>(victim, "kicked", () => true, 120_000);
+  const { py } = await python("py-user");
+  await py.request("commit", {
+    entries: [{ id: "chain" }, { id: "toggle", owner: "common" }],
+    files: [await file("chain", Buffer.from("base,")), await file("toggle", Buffer.from("t"))],
+  });
+
+  const COUNT = 200;
+  const KICK_AT = 40;
+  const seen = new Map<number, number[]>();
+  let toggled = 0;
+  let kick: Promise<unknown> | undefined;
+  admin.on("event", (event: any) => {
+    if (event.from !== "py-user") return;
+    if (event.type === "rights" && event.ids.includes("toggle")) toggled++;
+    if (event.type !== "commit" || event.nodes.some((node: any) => node.id === "toggle")) return; // not the set-up commit
+    seen.set(event.ref, [...(seen.get(event.ref) ?? []), event.seq]);
+    if (seen.size === KICK_AT && !kick) kick = admin.kick("victim");
+  });
+  const result = await py.request("burst", { count: COUNT, delta_every: 5, size: 65536, in_flight: 3, pause_at: 100, timeout: 100 }, 120_000);
+  t.truthy(kick, "the kick came during the burst");
+  await kick;
+  t.is(await kicked.then(([by]) => by), "admin");
+  // The observer resyncs after the cut too: wait until it has caught up with the Python side.
+  if (admin.replica.seq < result.seq) await nextEvent<[any]>(admin, "event", (event) => event.seq >= result.seq, 30_000);
+  t.log(`cut: ${JSON.stringify(result.breaks)}; in flight at the command break: ${result.in_flight_at_break.length} requests, ` +
+    `at the publisher break: ${result.commits_at_break.length} commits; sent again: ${JSON.stringify(result.resent)}`);
+
+  // Each commit acknowledged exactly once, at the seq the observer saw it at, once.
+  t.is(result.refs.length, COUNT);
+  for (const ref of result.refs) {
+    const acks = result.acks[String(ref)];
+    t.is(acks?.length, 1, `commit ${ref} acknowledged ${acks?.length ?? 0} times`);
+    t.deepEqual(seen.get(ref), acks, `commit ${ref} as the observer saw it`);
+  }
+  t.is(seen.size, COUNT);
+  // No delta lost, repeated or moved: the chain is its base and every delta, in the order sent.
+  const chain = Buffer.concat(admin.replica.nodes.get("chain")!.parts).toString();
+  t.is(chain, "base," + result.deltas.join(""));
+  t.is(admin.replica.nodes.get("chain")!.parts.length, 1 + result.deltas.length);
+  t.is((await py.request("replica")).nodes.chain.sha256, sha256(Buffer.from(chain)));
+
+  // Both ports were cut while the burst went on, and what was in flight on the command port got its reply.
+  t.true(result.breaks.command >= 1 && result.breaks.publisher >= 1, JSON.stringify(result.breaks));
+  t.true(result.in_flight_at_break.length >= 1, "a request was in flight when the command connection broke");
+  for (const ref of result.in_flight_at_break) t.deepEqual(result.replies[String(ref)], ["reply"], `request ${ref}, in flight at the cut`);
+  for (const ref of result.requests) t.deepEqual(result.replies[String(ref)], ["reply"], `request ${ref}`);
+  t.deepEqual(result.refused, []);
+  // Each lock and unlock carried out once: one rights event each, seen by both sides.
+  t.is(result.rights, result.toggles);
+  t.is(toggled, result.toggles);
 });
 
 // Pings would reveal the loss too (PROTOCOL.md §7); slowed down, only the next event's seq can.

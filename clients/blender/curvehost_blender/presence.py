@@ -1,5 +1,9 @@
 """Where this artist is (frame, selection, mode, view), sent at most PER_SECOND times a second
-when it changed (the server allows 30), less often on a slow link."""
+when it changed (the server allows 30).
+
+Presence goes without waiting for the server's answer (the client's wait=False): at 10 a
+second on a 100 ms link, waiting would freeze Blender about a second every second. A refusal
+comes back later through the session's poll() and lands in `refused`."""
 import colorsys
 import hashlib
 import time
@@ -7,9 +11,6 @@ import time
 import bpy
 
 PER_SECOND = 10
-# The client waits for the server's answer to each presence: on a slow link presence goes
-# less often, so that waiting takes at most this share of Blender's time.
-WAITING_SHARE = 0.1
 MAX_SELECTION = 100  # ids of ~40 characters: well under the 8 KiB presence limit
 
 
@@ -35,7 +36,7 @@ def view_of_window():
 class Presence:
     def __init__(self, session):
         self.session = session
-        self.sent = None
+        self.sent = None  # the data last sent, or None: the next update sends whatever it finds
         self.when = 0.0
         self.interval = 1.0 / PER_SECOND
 
@@ -57,12 +58,17 @@ class Presence:
         }
         if data == self.sent:
             return
-        try:
-            session.client.set_presence(data)
-        except session.ServerError as error:
-            if error.code != "rate_limited":
-                session.report(f"presence refused: {error.message}")
-            return
-        waited = time.monotonic() - now
+        session.client.set_presence(data, wait=False)
         self.sent, self.when = data, now
-        self.interval = max(1.0 / PER_SECOND, waited / WAITING_SHARE)
+
+    def refused(self, event):
+        """The server refused a presence (through poll()): the others may not see the latest
+        one, so it goes again at the next update. Too many a second is said no more than
+        that; anything else is reported."""
+        self.sent = None
+        if event.get("code") != "rate_limited":
+            self.session.report(f"presence refused: {event.get('message')}")
+
+    def reset(self):
+        """A new join (reconnection): the server forgot this user's presence; send it anew."""
+        self.sent = None

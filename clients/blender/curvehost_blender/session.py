@@ -3,7 +3,9 @@
 `tick()` does everything, on Blender's main thread: it takes the server's events (applying
 other users' changes), sends this artist's changes, turns the selection into locks, sends
 presence, and reconnects when the connection was lost. The UI calls it from a timer; a
-script calls it in its own loop, after `view_layer.update()`.
+script calls it in its own loop, after `view_layer.update()`. Commits, locks, unlocks and
+presence go without waiting for the server (wait=False): their outcomes come back with the
+events, so a tick never waits a round trip for them.
 """
 import collections
 import sys
@@ -132,7 +134,8 @@ class Session:
         remote = [nid for nid, stamp in stamps.items() if self.server.get(nid) != stamp]
         gone = [nid for nid in self.server if nid not in nodes]
         self.applier.apply(remote + gone, stamps)
-        self.rights.news = True
+        self.rights.forget_requests()  # the lost connection's requests get no answer
+        self.presence_sender.reset()  # a new join: the server no longer has this user's presence
 
     def _resend(self, nid):
         self.synced.pop(nid, None)
@@ -191,6 +194,17 @@ class Session:
                     self.synced.pop(nid, None)
                     self.outbox.previous.pop(nid, None)  # not the server's: no delta may build on it
                 to_apply += [nid for nid in sent if nid in self.client.replica.nodes]
+            elif kind == "reply":
+                if event.get("request") in ("lock", "unlock"):
+                    self.rights.answered(event)
+            elif kind == "refused":
+                request = event.get("request")
+                if request == "presence":
+                    self.presence_sender.refused(event)
+                elif request in ("lock", "unlock"):
+                    self.rights.refused(event)
+                else:
+                    self.report(f"the server refused a {request} ({event.get('code')}): {event.get('message')}")
             elif kind == "kicked":
                 self.report(f"{event.get('by')} removed you from the session")
                 self.close()

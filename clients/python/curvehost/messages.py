@@ -114,9 +114,12 @@ def ok(message):
 
 
 def nodes(message):
-    """A `nodes` reply: (seq, [(id, owner, kind, deps, [part, …]), …]); removed ids are left out."""
+    """A `nodes` reply: (seq, [(id, owner, kind, deps, [part, …]), …], state, users), all as of
+    that seq (PROTOCOL.md §4); removed ids are left out."""
     header = message.header
     seq = _count(header, "seq")
+    state = _text(header, "state")
+    users = _users(header.get("users"))
     found = []
     for entry, parts in parse_manifest(header, message.body):
         node_id = _text(entry, "id", "a node")
@@ -128,7 +131,25 @@ def nodes(message):
         if not isinstance(kind, str):
             raise Malformed("a node's kind is not a string")
         found.append((node_id, owner, kind, deps, parts))
-    return seq, found
+    return seq, found, state, users
+
+
+def outcome(message, ref, request):
+    """The reply to a request sent without waiting, as poll() returns it.
+
+    `ok` is {"type": "reply", "ref", "request", "seq"} (`users` replies carry `users` instead
+    of a seq); an error is {"type": "refused", "ref", "request", "code", "message", "id"?}.
+    """
+    header = message.header
+    if header["type"] == "error":
+        failure = error(message)
+        event = {"type": "refused", "ref": ref, "request": request, "code": failure.code, "message": failure.message}
+        if failure.id is not None:
+            event["id"] = failure.id
+        return event
+    if header["type"] == "users":
+        return {"type": "reply", "ref": ref, "request": request, "users": users_reply(message)}
+    return {"type": "reply", "ref": ref, "request": request, "seq": ok(message)}
 
 
 def resynced(message):

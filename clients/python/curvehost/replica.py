@@ -17,11 +17,31 @@ class Node:
     kind: str = ""
     deps: list = dataclasses.field(default_factory=list)
     parts: list = dataclasses.field(default_factory=list)
+    # (the parts it was joined from, the joined bytes): `data` joins them once, not on every access.
+    _joined: tuple = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def data(self):
-        """The node's whole data: its parts joined."""
-        return b"".join(self.parts)
+        """The node's whole data: its parts joined, once for as long as the parts stay the same.
+
+        A node of one part is that part itself; one with deltas is joined at the first access
+        after a change and kept, so reading it again costs nothing. (`parts` is what the
+        server holds, the base then each delta, without a copy.)
+        """
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]
+        joined = self._joined
+        # The parts themselves are kept with the bytes joined from them, so that a part freed
+        # and another made in its place cannot pass for it.
+        if joined is not None and len(joined[0]) == len(parts) and all(a is b for a, b in zip(joined[0], parts)):
+            return joined[1]
+        data = b"".join(parts)
+        self._joined = (tuple(parts), data)
+        return data
+
+    def _changed(self):
+        self._joined = None
 
 
 class Replica:
@@ -77,6 +97,7 @@ class Replica:
             node.parts.append(entry["data"])
         else:
             node.parts = [entry["data"]]
+        node._changed()  # the data joined before is not the node's any more: let it go
         node.owner = entry["owner"]
         node.kind = entry["kind"]
         if "deps" in entry:

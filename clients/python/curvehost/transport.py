@@ -1,10 +1,12 @@
-"""The sockets: CURVE set-up, what a socket monitor tells about a connection, and messages
-sent and received one frame at a time over them.
+"""The sockets: CURVE set-up, what a socket monitor tells about a connection, messages
+sent and received one frame at a time over them, and the ports whose messages wait for an
+answer (Link), which send them again when the server cuts the connection.
 
 Kept apart from the session logic so that the client reads as requests and events, and so
 that the ping thread can make its own socket with the same settings.
 """
-from collections import namedtuple
+import time
+from collections import deque, namedtuple
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
@@ -22,6 +24,12 @@ MAX_MESSAGE = wire.MAX_FRAME + 64
 # What one read of a socket takes at most, so that a flood on one socket cannot keep the
 # client from the others (or from the reply it waits for).
 BATCH = 1000
+# The server cuts connections to remove users (PROTOCOL.md §1, §8): come back within tens of
+# milliseconds, backing off to seconds when the server stays away.
+RECONNECT_IVL_MS = 20
+RECONNECT_IVL_MAX_MS = 2000
+# The longest a wait for room to send sleeps before it looks at the connection again.
+SEND_TICK_MS = 50
 
 REFUSED = "The server refused your key: it is not allowed, expired, revoked or kicked; ask the host."
 
@@ -54,13 +62,21 @@ def explain(address, timeout, connected, handshakes, refused):
     return unreachable(address)
 
 
-def curve_socket(context, kind, curve, routing_id=None, send_timeout=None):
+def curve_socket(context, kind, curve, routing_id=None, send_timeout=None, immediate=False):
     """A socket that talks CURVE to the server with the client's keys, and nothing else.
 
     linger 0: a client that closes does not hang on messages to a server that is gone.
+    `immediate`: messages go only to a connection whose handshake is done, and those queued
+    for a connection that breaks are dropped with it (a Link sends them again, in order),
+    rather than going out on the next connection ahead of the ones the break lost. libzmq
+    then also drops what the broken connection received and the caller has not read yet.
     """
     socket = context.socket(kind)
     socket.linger = 0
+    socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+    if immediate:
+        socket.setsockopt(zmq.IMMEDIATE, 1)
     socket.curve_serverkey = curve.server_key.encode("ascii")
     socket.curve_publickey = curve.public_key.encode("ascii")
     socket.curve_secretkey = curve.secret_key.encode("ascii")
@@ -79,12 +95,14 @@ class Watch:
 
     That is what turns a silent timeout into a sentence: never connected (cannot reach),
     connected but no handshake (wrong server key), refused by ZAP (the key), or handshake
-    done and still no reply. On the subscriber, each handshake after the first is a
-    reconnection, after which the client must resync (PROTOCOL.md §8).
+    done and still no reply. Each handshake after the first is a reconnection: after which
+    the subscriber resyncs, and the command and publisher ports send again what is still
+    unanswered (PROTOCOL.md §8). `up` says whether a connection is there now.
     """
 
     EVENTS = (
         zmq.EVENT_CONNECTED
+        | zmq.EVENT_DISCONNECTED
         | zmq.EVENT_HANDSHAKE_SUCCEEDED
         | zmq.EVENT_HANDSHAKE_FAILED_AUTH
         | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -96,8 +114,9 @@ class Watch:
         self.monitor = socket.get_monitor_socket(self.EVENTS)
         self._socket = socket
         self.connected = False
-        self.handshakes = 0
+        self.handshakes = 0  # also the number of the connection now up, when one is
         self.refused = False
+        self.up = False
 
     def read(self):
         """Takes what the monitor reported since the last read; returns how many handshakes."""
@@ -110,9 +129,11 @@ class Watch:
             if event == zmq.EVENT_CONNECTED:
                 self.connected = True
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self.connected = True
+                self.connected = self.up = True
                 self.handshakes += 1
                 handshakes += 1
+            elif event == zmq.EVENT_DISCONNECTED:
+                self.up = False
             elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.refused = True
 
@@ -175,3 +196,107 @@ class Channel:
             if message is not None:
                 return message
         return None
+
+
+class Link:
+    """A DEALER port whose messages wait for an answer: requests (command) or commits (publisher).
+
+    libzmq reconnects by itself when the server cuts a connection (PROTOCOL.md §8), but what
+    was in flight may be gone with the old connection. So each message is kept here, by its
+    ref, until the client has its answer (`answered`), and every new connection gets again,
+    in the order they were first sent, the messages it has not carried yet; the server carries
+    out a ref once per join and drops the repeats (§5). While no connection is up (from the
+    moment the monitor says it broke), new messages wait here rather than in libzmq, so that
+    they follow the ones sent again.
+
+    Order: on the publisher port the socket is `immediate`, so nothing libzmq held for the
+    broken connection goes out on the next one ahead of the commits sent again (which would
+    apply them out of order: a delta before the one it follows). The rejections it had
+    received and not yet handed over go with it; the commits they answered are sent again
+    and judged again (the server remembers accepted commits only). The command port cannot
+    be immediate: a reply lost that way is never sent again. A request handed to libzmq in
+    the instant between the break and its monitor event may therefore go out on the new
+    connection ahead of older ones sent again.
+    """
+
+    def __init__(self, channel, watch, timeout, frame):
+        self.channel = channel
+        self.watch = watch
+        self._timeout = timeout
+        self._frame = frame  # () -> the frame size to cut messages at
+        # ref -> [header, body, the connection it last went out on (0: none yet)], oldest first
+        self.outstanding = {}
+        self._live = None  # the number of the connection known to be up, or None
+        self._poller = zmq.Poller()
+        self._poller.register(channel.socket, zmq.POLLOUT)
+        self._poller.register(watch.monitor, zmq.POLLIN)
+        # Messages sent again on a new connection, for tests and curious callers.
+        self.resent = 0
+        # For each connection that broke: the refs unanswered then (gone out on it, or waiting).
+        self.breaks = deque(maxlen=16)
+
+    def send(self, ref, header, body=b""):
+        """Keeps a message until it is answered, and sends it when a connection is up.
+
+        ConnectError when the server takes nothing for the timeout; the message is then
+        forgotten (the caller is told), and what was queued before it stays.
+        """
+        self.outstanding[ref] = [header, body, 0]
+        try:
+            self.update()
+        except BaseException:
+            self.outstanding.pop(ref, None)
+            raise
+
+    def answered(self, ref):
+        """The answer to `ref` came (or the caller gave up on it): it is not sent again."""
+        return self.outstanding.pop(ref, None) is not None
+
+    def update(self):
+        """Reads the monitor and sends what the connection now up has not carried; returns
+        how many handshakes were new."""
+        new = self.watch.read()
+        self._note()
+        self._flush()
+        return new
+
+    def _note(self):
+        watch = self.watch
+        live = watch.handshakes if watch.up else None
+        if self._live is not None and live != self._live:
+            self.breaks.append(list(self.outstanding))
+        self._live = live
+
+    def _flush(self):
+        for ref, entry in list(self.outstanding.items()):
+            connection = self._live
+            if connection is None:
+                return
+            if entry[2] == connection or ref not in self.outstanding:
+                continue
+            if not self._send(entry[0], entry[1], connection):
+                return  # the connection went meanwhile: the next one carries it
+            if entry[2]:
+                self.resent += 1
+            entry[2] = connection
+
+    def _send(self, header, body, connection):
+        """Sends one message on `connection`, in pieces if need be; False if it broke meanwhile."""
+        socket = self.channel.socket
+        for piece in wire.encode(header, body, self._frame()):
+            deadline = time.monotonic() + self._timeout
+            while True:
+                try:
+                    socket.send(piece, zmq.NOBLOCK, copy=False)
+                    break
+                except zmq.Again:
+                    pass
+                self.watch.read()
+                self._note()
+                if self._live != connection:
+                    return False
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConnectError("Cannot send to %s: the server does not take what this client sends." % self.channel.address)
+                self._poller.poll(min(remaining * 1000, SEND_TICK_MS))
+        return True

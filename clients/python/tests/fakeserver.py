@@ -3,8 +3,9 @@ cannot be made to misbehave on cue: lost events, pings that show the client behi
 subscriber port that goes away, a server that falls silent, or sends junk.
 
 It speaks PROTOCOL.md from the server side on four CURVE ports of 127.0.0.1 (no ZAP: every
-key completes the handshake), keeps a session of nodes with a journal for resync, and runs
-in a thread of its own. A test changes it only through `call(fn)`, which runs `fn(server)`
+key completes the handshake), keeps a session of nodes with a journal for resync, carries out
+a ref once per join (a request or commit sent again after a cut is dropped), cuts ports on
+cue (`cut`), and runs in a thread of its own. A test changes it only through `call(fn)`, which runs `fn(server)`
 on that thread, since its sockets belong to it.
 """
 import base64
@@ -45,6 +46,13 @@ class FakeServer:
         self.ping_seq = None  # a seq to put in pings instead of the real one
         self.drop_next = 0  # sequenced events to journal without publishing (a gap)
         self.reject = None  # (code, message, id) for the next commit
+        self.lose_commits = 0  # commits to take as lost in a cut: neither applied nor answered
+        self.lose_requests = 0  # command requests to take as lost in a cut
+        self.seen = {}  # routing id -> refs carried out in this join (requests and accepted commits)
+        self.repeats = []  # (port, ref) of what was sent again and dropped
+        self.timeout_ms = 5000
+        self._presence_window = {}
+        self._undelivered = {}  # (port name, routing id) -> frames waiting for the peer to come back
         self.handlers = {}  # request type -> fn(server, rid, header, body), to override one
         self._calls = queue.Queue()
         self._stopping = threading.Event()
@@ -59,6 +67,8 @@ class FakeServer:
         socket.linger = 0
         socket.curve_server = True
         socket.curve_secretkey = self._secret
+        if kind == zmq.ROUTER:
+            socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a peer not connected is said, not dropped
         return socket
 
     def _bind(self):
@@ -82,16 +92,36 @@ class FakeServer:
 
     def rebind_pub(self):
         """Replaces the PUB socket, as the real server does when a user is removed (§8)."""
-        self.pub.close()
-        for _ in range(100):
-            try:
-                self.pub = self._socket(zmq.PUB)
-                self.pub.bind("tcp://127.0.0.1:%d" % (self.port + 1))
-                return
-            except zmq.ZMQError:
-                self.pub.close()
-                time.sleep(0.01)
-        raise RuntimeError("cannot bind the subscriber port again")
+        self.cut(("pub",))
+
+    def cut(self, names=("command", "pub", "publisher", "ttl"), rebind=True):
+        """Replaces these sockets, closing every connection on them, as the real server does
+        to remove a user (§8); with rebind=False the ports stay closed until rebind(names).
+        Only from the server's thread (inside call())."""
+        for name in names:
+            getattr(self, name).close()
+        self._cut = True  # the loop's poller holds the old sockets
+        if rebind:
+            self.rebind(names)
+
+    def rebind(self, names):
+        kinds = {"command": zmq.ROUTER, "pub": zmq.PUB, "publisher": zmq.ROUTER, "ttl": zmq.ROUTER}
+        offsets = {"command": 0, "pub": 1, "publisher": 2, "ttl": 3}
+        for name in names:
+            for _ in range(100):
+                socket = self._socket(kinds[name])
+                try:
+                    socket.bind("tcp://127.0.0.1:%d" % (self.port + offsets[name]))
+                except zmq.ZMQError:
+                    socket.close()
+                    time.sleep(0.01)
+                    continue
+                setattr(self, name, socket)
+                if name != "pub":
+                    self._cut = True  # the loop's poller holds the old socket
+                break
+            else:
+                raise RuntimeError("cannot bind the %s port again" % name)
 
     def call(self, fn, timeout=5):
         """Runs fn(self) on the server's thread; returns its result."""
@@ -110,13 +140,19 @@ class FakeServer:
     # ---- the loop ------------------------------------------------------------------------
 
     def _run(self):
-        poller = zmq.Poller()
-        for socket in (self.command, self.publisher, self.ttl):
-            poller.register(socket, zmq.POLLIN)
+        self._cut = True
         assemblers = {}
         next_ping, n = time.monotonic(), 0
         while not self._stopping.is_set():
+            if self._cut:
+                self._cut = False
+                poller = zmq.Poller()
+                for socket in (self.command, self.publisher, self.ttl):
+                    if not socket.closed:
+                        poller.register(socket, zmq.POLLIN)
             for socket, _ in poller.poll(10):
+                if socket.closed:
+                    continue
                 rid, *frames = socket.recv_multipart()
                 if len(frames) != 1:
                     continue
@@ -128,18 +164,26 @@ class FakeServer:
                 if message is None:
                     continue
                 if socket is self.command:
+                    if self.lose_requests and rid in self.bound:
+                        self.lose_requests -= 1
+                        continue
                     self._command(rid, *message)
                 elif socket is self.publisher:
+                    if self.lose_commits and rid in self.bound:
+                        self.lose_commits -= 1
+                        continue
                     self._commit(rid, *message)
                 elif message.header["type"] == "pong" and rid in self.bound:
                     self.pongs.append((self.bound[rid], message.header.get("n")))
+            for name, rid in list(self._undelivered):
+                self._deliver(name, rid)
             while not self._calls.empty():
                 fn, done = self._calls.get()
                 try:
                     done.put((True, fn(self)))
                 except Exception as error:  # handed to the test's thread
                     done.put((False, error))
-            if self.pinging and time.monotonic() >= next_ping:
+            if self.pinging and not self.ttl.closed and time.monotonic() >= next_ping:
                 n += 1
                 next_ping = time.monotonic() + self.ping_interval
                 seq = self.seq if self.ping_seq is None else self.ping_seq
@@ -149,8 +193,28 @@ class FakeServer:
     # ---- sending -------------------------------------------------------------------------
 
     def send(self, socket, rid, header, body=b""):
-        for frame in wire.encode(header, body, self.frame):
-            socket.send_multipart([rid, frame])
+        """Sends to one peer; what a joined user's cut connection cannot take now waits for it
+        to come back, as the real server keeps replies across a cut (PROTOCOL.md §4)."""
+        name = next(name for name in ("command", "publisher", "ttl") if getattr(self, name) is socket)
+        queue = self._undelivered.setdefault((name, rid), [])
+        queue.extend(wire.encode(header, body, self.frame))
+        self._deliver(name, rid)
+
+    def _deliver(self, name, rid):
+        queue = self._undelivered.get((name, rid))
+        while queue:
+            socket = getattr(self, name)
+            if socket.closed:
+                return
+            try:
+                socket.send_multipart([rid, queue[0]])
+            except zmq.ZMQError as error:
+                if error.errno != zmq.EHOSTUNREACH:
+                    raise
+                if rid not in self.bound or name == "ttl":
+                    queue.clear()  # nobody to wait for; pings are not kept
+                return
+            queue.pop(0)
 
     def publish(self, header, body=b""):
         """Publishes an event; a sequenced one gets the next seq and goes in the journal."""
@@ -174,7 +238,8 @@ class FakeServer:
 
     def limits(self):
         return {"frame": self.frame, "header": 65536, "request": 4194304, "commit": 1 << 29, "node": 1 << 29,
-                "batch": 4096, "deps": 16384, "ids": 65536, "deltas": 256, "presence": 8192, "presenceRate": 30}
+                "batch": 4096, "deps": 16384, "ids": 65536, "deltas": 256, "presence": 8192, "presenceRate": 30,
+                "ping": int(self.ping_interval * 1000), "timeout": self.timeout_ms}
 
     def users(self):
         return [{"name": name, "role": self._role(name), "state": "joined", "latency": 1} for name in sorted(set(self.bound.values()))]
@@ -191,6 +256,11 @@ class FakeServer:
         error = lambda code, message="no": reply({"type": "error", "code": code, "message": message})  # noqa: E731
         if kind in self.handlers:
             return self.handlers[kind](self, rid, header, body)
+        if rid in self.bound and ref is not None:
+            if ref in self.seen.setdefault(rid, set()):
+                self.repeats.append(("command", ref))
+                return None
+            self.seen[rid].add(ref)
         if kind in ("hello", "join") and header.get("protocol") != 2:
             return error("protocol_mismatch")
         if kind == "hello":
@@ -201,6 +271,7 @@ class FakeServer:
             if name is None:
                 return error("not_allowed")
             self.bound[rid] = name
+            self.seen[rid] = set()
             reply({"type": "welcome", "protocol": 2, "user": name, "role": self._role(name), "state": self.state, "seq": self.seq,
                    "users": self.users(), "presence": self.presence, "limits": self.limits()})
             self.publish({"type": "users", "users": self.users()})
@@ -220,7 +291,7 @@ class FakeServer:
                                 "parts": [len(part) for part in node["parts"]]})
                 parts.extend(node["parts"])
             length, chunks = wire.encode_manifest(entries, parts)
-            return reply({"type": "nodes", "seq": self.seq, "manifest": length}, chunks)
+            return reply({"type": "nodes", "seq": self.seq, "manifest": length, "state": self.state, "users": self.users()}, chunks)
         if kind == "resync":
             since = header["since"]
             if since < self.oldest:
@@ -237,6 +308,11 @@ class FakeServer:
             ids = wire.parse_ids(body)
             owner = {"lock": name, "unlock": "common", "give": header.get("to")}[kind]
             for node_id in ids:
+                if node_id not in self.nodes:
+                    return reply({"type": "error", "code": "not_found", "message": "There is no node %s." % node_id, "id": node_id})
+                if self.nodes[node_id]["owner"] not in (name, "common"):
+                    return reply({"type": "error", "code": "denied", "message": "%s holds %s." % (self.nodes[node_id]["owner"], node_id), "id": node_id})
+            for node_id in ids:
                 self.nodes[node_id]["owner"] = owner
             self.publish({"type": "rights", "from": name, "owner": owner}, wire.encode_ids(ids))
             return reply({"type": "ok", "seq": self.seq})
@@ -247,6 +323,13 @@ class FakeServer:
             self.publish({"type": "delete", "from": name}, wire.encode_ids(ids))
             return reply({"type": "ok", "seq": self.seq})
         if kind == "presence":
+            now = time.monotonic()
+            window = self._presence_window.setdefault(name, [now, 0])
+            if now - window[0] >= 1:
+                window[:] = [now, 0]
+            window[1] += 1
+            if window[1] > self.limits()["presenceRate"]:
+                return error("rate_limited", "At most %d presence updates a second." % self.limits()["presenceRate"])
             self.presence[name] = {"data": header["data"], "latency": 1}
             self.publish({"type": "presence", "from": name, "data": header["data"], "latency": 1})
             return reply({"type": "ok", "seq": self.seq})
@@ -271,8 +354,11 @@ class FakeServer:
         name = self.bound.get(rid)
         if name is None:
             return
-        self.received.append((header, body))
         ref = header.get("ref")
+        if ref is not None and ref in self.seen.get(rid, ()):
+            self.repeats.append(("publisher", ref))
+            return None
+        self.received.append((header, body))
         nodes = wire.parse_manifest(header, body)
         if self.reject:
             code, message, node_id = self.reject
@@ -296,4 +382,6 @@ class FakeServer:
             published.append(event)
             parts.append(part)
         length, chunks = wire.encode_manifest(published, parts)
+        if ref is not None:
+            self.seen.setdefault(rid, set()).add(ref)
         self.publish({"type": "commit", "from": name, "ref": ref, "manifest": length}, b"".join(bytes(c) for c in chunks))

@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+import zmq
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from curvehost import Client, ServerError  # noqa: E402
@@ -45,11 +47,11 @@ class Driver:
     def __init__(self):
         self.client = None
 
-    def connect(self, invite, timeout=10.0, keep_replica=False):
+    def connect(self, invite, timeout=10.0, keep_replica=False, lost_timeout=None):
         replica = self.client.replica if keep_replica and self.client else None
         if self.client:
             self.client.close()
-        self.client = Client.from_invite(invite, timeout=timeout, replica=replica)
+        self.client = Client.from_invite(invite, timeout=timeout, replica=replica, lost_timeout=lost_timeout)
 
     def hello(self):
         return self.client.hello()
@@ -105,8 +107,128 @@ class Driver:
             raise TimeoutError("nothing on the subscriber port within %g s" % timeout)
         return json.loads(socket.recv().partition(b"\n")[0])
 
-    def presence_burst(self, count):
-        """Sends presence `count` times as fast as it can; returns the first refusal's code."""
+    def burst(self, count, delta_every=5, size=65536, in_flight=3, pause_at=None, timeout=60.0, pace=0.0):
+        """Commits `count` commits without waiting (fulls of `size` bytes, and every
+        `delta_every`-th a delta appended to the node "chain", which must exist), while
+        keeping `in_flight` requests unanswered at all times: lock and unlock of the node
+        "toggle" in turn (one at a time), and `users`. At `pause_at` commits it waits until
+        the command and publisher connections have both been cut and remade (the test cuts
+        them meanwhile), reading nothing else, so that the requests sent are unanswered
+        when the cut comes; then goes on. It polls for `pace` seconds between commits (0:
+        only looks), topping the requests up before each look.
+        Returns what came back: the seqs each commit ref was
+        acknowledged at, the replies each request got, the requests that had gone out on the
+        command connection when it broke, and how many messages were sent again.
+        """
+        client = self.client
+        command, publisher = client._command_link, client._publisher_link
+        refs, deltas, requests, toggles, pending = [], [], [], [], {}
+        acks, replies, refused, rights, synced = {}, {}, [], 0, []
+        locked = client.replica.nodes["toggle"].owner == client.name
+        toggle_pending = None
+        deadline = time.monotonic() + timeout
+
+        def take(events):
+            nonlocal rights, toggle_pending, locked
+            for event in events:
+                kind = event["type"]
+                if kind == "commit" and event.get("from") == client.name and event.get("ref") in pending:
+                    acks.setdefault(event["ref"], []).append(event["seq"])
+                elif kind == "rights" and event["from"] == client.name and "toggle" in event["ids"]:
+                    rights += 1
+                elif kind in ("reply", "refused"):
+                    replies.setdefault(event["ref"], []).append(kind if kind == "reply" else event["code"])
+                    if event["ref"] == toggle_pending:
+                        toggle_pending = None
+                        if kind == "reply":
+                            locked = not locked
+                    if kind == "refused":
+                        refused.append(event)
+                elif kind in ("rejected", "lost"):
+                    refused.append(event)
+                elif kind == "synced":
+                    synced.append(event["seq"])  # fetched anew: the events of commits in between never come
+
+        def top_up():
+            nonlocal toggle_pending
+            while len(client._requests) < in_flight:
+                if toggle_pending is None:
+                    toggle_pending = (client.unlock if locked else client.lock)(["toggle"], wait=False)
+                    toggles.append(toggle_pending)
+                    requests.append(toggle_pending)
+                else:
+                    requests.append(client.users(wait=False))
+
+        monitors = zmq.Poller()
+        monitors.register(command.watch.monitor, zmq.POLLIN)
+        monitors.register(publisher.watch.monitor, zmq.POLLIN)
+
+        for n in range(count):
+            if pause_at is not None and n == pause_at:
+                # Nothing is read while the cut is awaited, but the connections' monitors: the
+                # requests sent stay unanswered (their replies, if any, wait in the socket).
+                top_up()
+                while not (command.breaks and publisher.breaks):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("no cut of the command and publisher ports within %g s" % timeout)
+                    command.update()
+                    publisher.update()
+                    monitors.poll(100)
+            if n % delta_every == delta_every - 1:
+                data = b"%04d," % n
+                deltas.append(data)
+                ref = client.commit([{"id": "chain", "mode": "delta"}], [data], wait=False)
+            else:
+                ref = client.commit([{"id": "burst-%d" % (n % 16), "kind": "BURST"}], [os.urandom(size)], wait=False)
+            refs.append(ref)
+            pending[ref] = True
+            top_up()
+            take(client.poll(pace))
+        while len(acks) < len(refs) or any(ref not in replies for ref in requests):
+            if time.monotonic() > deadline:
+                unacknowledged = [ref for ref in refs if ref not in acks]
+                raise TimeoutError("%d of %d commits acknowledged, %d requests unanswered within %g s; refused: %s; "
+                                   "unacknowledged: %s, outstanding: %s; publisher connection %d (%s), breaks %s; replica at %d, fetched anew at %s, lost: %s"
+                                   % (len(acks), len(refs), sum(ref not in replies for ref in requests), timeout, json.dumps(refused),
+                                      unacknowledged, {ref: entry[2] for ref, entry in publisher.outstanding.items()},
+                                      publisher.watch.handshakes, "up" if publisher.watch.up else "down", list(publisher.breaks),
+                                      client.replica.seq, synced, client.lost))
+            take(client.poll(0.05))
+        return {
+            "refs": refs,
+            "acks": {str(ref): seqs for ref, seqs in acks.items()},
+            "deltas": [data.decode() for data in deltas],
+            "requests": requests,
+            "replies": {str(ref): got for ref, got in replies.items()},
+            "refused": refused,
+            "rights": rights,
+            "toggles": sum(1 for ref in toggles if replies.get(ref) == ["reply"]),
+            "in_flight_at_break": [ref for cut in command.breaks for ref in cut],
+            "commits_at_break": [ref for cut in publisher.breaks for ref in cut],
+            "breaks": {"command": len(command.breaks), "publisher": len(publisher.breaks)},
+            "resent": {"command": command.resent, "publisher": publisher.resent},
+            "seq": client.replica.seq,
+        }
+
+    def presence_burst(self, count, wait=True, timeout=10.0):
+        """Sends presence `count` times as fast as it can; returns the first refusal's code.
+
+        wait=False sends them all without waiting, then polls for their outcomes: returns
+        how many of each (the "reply" count, and each refusal's code).
+        """
+        if not wait:
+            refs = {self.client.set_presence({"n": n}, wait=False) for n in range(count)}
+            outcomes = {}
+            deadline = time.monotonic() + timeout
+            while refs:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("%d presences unanswered within %g s" % (len(refs), timeout))
+                for event in self.client.poll(0.05):
+                    if event["type"] in ("reply", "refused") and event["ref"] in refs:
+                        refs.discard(event["ref"])
+                        key = "reply" if event["type"] == "reply" else "%s/%s" % (event["request"], event["code"])
+                        outcomes[key] = outcomes.get(key, 0) + 1
+            return outcomes
         for n in range(count):
             try:
                 self.client.set_presence({"n": n})
@@ -114,9 +236,9 @@ class Driver:
                 return error.code
         return None
 
-    def call(self, name, args=()):
+    def call(self, name, args=(), kwargs=None):
         """Any other method of the client, by name."""
-        return getattr(self.client, name)(*args)
+        return getattr(self.client, name)(*args, **(kwargs or {}))
 
     def close(self):
         if self.client:

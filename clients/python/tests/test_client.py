@@ -41,9 +41,10 @@ class Fixture(unittest.TestCase):
         self.server = FakeServer({self.alice[0]: ("alice", "member"), self.bob[0]: ("bob", "admin")}, frame=FRAME, ping_interval=0.1)
         self.addCleanup(self.server.close)
 
-    def client(self, who=None, timeout=2.0, replica=None, sync=True, server_key=None, port=None):
+    def client(self, who=None, timeout=2.0, replica=None, sync=True, server_key=None, port=None, lost_timeout=None):
         public, secret = who or self.alice
-        client = Client("127.0.0.1", port or self.server.port, server_key or self.server.public_key, public, secret, timeout=timeout, replica=replica)
+        client = Client("127.0.0.1", port or self.server.port, server_key or self.server.public_key, public, secret, timeout=timeout,
+                        replica=replica, lost_timeout=lost_timeout)
         self.addCleanup(client.close)
         if sync:
             client.join()
@@ -62,6 +63,14 @@ class Fixture(unittest.TestCase):
 
     def commits(self, events):
         return [node["id"] for event in events if event["type"] == "commit" for node in event["nodes"]]
+
+    def wait_for(self, check, timeout=5.0, what="the condition"):
+        """Waits, a bounded time, for check() to hold: for the server's side of things."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                self.fail("%s did not hold within %g s" % (what, timeout))
+            time.sleep(0.01)
 
 
 class Joining(Fixture):
@@ -91,6 +100,14 @@ class Joining(Fixture):
         self.assertEqual(replica.nodes["b"].data, small)
         self.assertEqual(replica.state, "open")
         self.assertEqual([user["name"] for user in replica.users], ["alice"])
+        # The nodes reply brings the state and the users as of its seq: nothing else is asked.
+        self.assertEqual([h["type"] for h in self.server.call(lambda server: server.requests)], ["hello", "join", "fetch"])
+
+    def test_the_state_and_users_of_a_fetch_are_those_of_the_nodes_reply(self):
+        self.server.call(lambda server: setattr(server, "state", "waiting"))
+        client = self.client()
+        self.assertEqual(client.replica.state, "waiting")
+        self.assertEqual([user["name"] for user in client.replica.users], ["alice"])
 
     def test_the_welcome_brings_everyone_s_presence(self):
         self.server.call(lambda server: server.presence.update(bob={"data": {"frame": 12}, "latency": 3}))
@@ -234,6 +251,35 @@ class KeepingInStep(Fixture):
         self.poll_until(client, lambda events: "while nobody listened" in self.commits(events))
         self.assertEqual(client.resyncs, 1)
 
+    def test_a_replay_with_a_hole_is_asked_again_from_where_it_stopped(self):
+        client = self.client()
+        ref = client.commit([{"id": "mine"}], [b"m"], wait=False)
+        self.poll_until(client, lambda events: any(e.get("ref") == ref for e in events))
+
+        def hole(server, rid, header, body):
+            # As if the command connection were cut in the middle of the replay: one event lost.
+            server.handlers.pop("resync")
+            server.seen[rid].add(header["ref"])
+            replayed = [(seq, event, event_body) for seq, event, event_body in server.journal if seq > header["since"]]
+            for seq, event, event_body in replayed[:1] + replayed[2:]:
+                server.send(server.command, rid, event, event_body)
+            server.send(server.command, rid, {"type": "resynced", "ref": header["ref"], "seq": server.seq, "presence": server.presence})
+
+        def lose_three(server):
+            server.handlers["resync"] = hole
+            server.drop_next = 3
+            server.put("bob", "a", b"1")
+            server.put("bob", "b", b"2")
+
+        self.server.call(lose_three)
+        late = client.commit([{"id": "late"}], [b"l"], wait=False)  # its event is lost too
+        events = self.poll_until(client, lambda events: any(e.get("ref") == late for e in events))
+        self.assertEqual(self.commits(events), ["a", "b", "late"])
+        self.assertNotIn("synced", [e["type"] for e in events])
+        resyncs = [h for h in self.server.call(lambda server: server.requests) if h["type"] == "resync"]
+        self.assertEqual(len(resyncs), 2)
+        self.assertEqual(resyncs[1]["since"], resyncs[0]["since"] + 1)
+
     def test_too_old_fetches_everything_again(self):
         client = self.client()
 
@@ -304,12 +350,21 @@ class Losing(Fixture):
         self.assertEqual([e["type"] for e in events], ["session", "lost"])
         self.assertEqual(client.replica.state, "closing")
 
-    def test_no_ping_for_the_timeout(self):
-        client = self.client(timeout=1.0)
+    def test_no_ping_for_the_server_s_timeout(self):
+        self.server.timeout_ms = 1000
+        client = self.client(timeout=10.0)
+        self.assertEqual((client.limits["timeout"], client.lost_timeout), (1000, 1.0))
         self.server.call(lambda server: setattr(server, "pinging", False))
         events = self.poll_until(client, lambda events: any(e["type"] == "lost" for e in events), timeout=4)
-        self.assertIn("no ping", events[-1]["reason"])
+        self.assertIn("no ping for 1 s", events[-1]["reason"])
         self.assertEqual(client.lost, events[-1]["reason"])
+
+    def test_a_lost_timeout_given_is_used_instead(self):
+        client = self.client(lost_timeout=0.5)
+        self.assertEqual((client.limits["timeout"], client.lost_timeout), (5000, 0.5))
+        self.server.call(lambda server: setattr(server, "pinging", False))
+        events = self.poll_until(client, lambda events: any(e["type"] == "lost" for e in events), timeout=3)
+        self.assertIn("no ping for 0.5 s", events[-1]["reason"])
 
     def test_pings_are_answered_while_the_caller_is_busy(self):
         self.client()
@@ -330,6 +385,145 @@ class Losing(Fixture):
         client.leave()
         self.assertEqual(self.server.call(lambda server: list(server.bound.values())), [])
         client.close()
+
+
+class WithoutWaiting(Fixture):
+    """Requests sent with wait=False: the ref at once, the outcome through poll()."""
+
+    def test_a_lock_is_a_reply_after_the_event_that_shows_it(self):
+        client = self.client()
+        self.server.call(lambda server: server.put("bob", "shared", b"s", owner="common"))
+        self.poll_until(client, lambda events: "shared" in self.commits(events))
+        ref = client.lock(["shared"], wait=False)
+        self.assertIsInstance(ref, int)
+        events = self.poll_until(client, lambda events: any(e["type"] == "reply" for e in events))
+        self.assertEqual([e["type"] for e in events], ["rights", "reply"])
+        self.assertEqual(events[-1], {"type": "reply", "ref": ref, "request": "lock", "seq": events[0]["seq"]})
+        self.assertEqual(client.replica.nodes["shared"].owner, "alice")
+
+    def test_a_lock_of_a_node_someone_else_holds_is_refused_with_its_id(self):
+        client = self.client()
+        self.server.call(lambda server: server.put("bob", "theirs", b"t"))
+        self.poll_until(client, lambda events: "theirs" in self.commits(events))
+        ref = client.lock(["theirs"], wait=False)
+        events = self.poll_until(client, lambda events: any(e["type"] == "refused" for e in events))
+        refused, = [e for e in events if e["type"] == "refused"]
+        self.assertEqual((refused["ref"], refused["request"], refused["code"], refused["id"]), (ref, "lock", "denied", "theirs"))
+        self.assertIn("message", refused)
+        self.assertEqual(client.replica.nodes["theirs"].owner, "bob")
+
+    def test_presence_beyond_the_rate_is_refused_in_poll(self):
+        client = self.client()
+        refs = [client.set_presence({"n": n}, wait=False) for n in range(40)]
+        self.assertEqual(len(set(refs)), 40)
+        events = self.poll_until(client, lambda events: len([e for e in events if e["type"] in ("reply", "refused")]) == 40)
+        outcomes = {e["ref"]: e for e in events if e["type"] in ("reply", "refused")}
+        self.assertEqual(sorted(outcomes), refs)
+        refused = [e for e in outcomes.values() if e["type"] == "refused"]
+        self.assertEqual({(e["request"], e["code"]) for e in refused}, {("presence", "rate_limited")})
+        self.assertEqual(len(refused), 10)  # 30 a second
+
+    def test_users_and_delete(self):
+        client = self.client()
+        client.commit([{"id": "gone"}], [b"x"])
+        users_ref, delete_ref = client.users(wait=False), client.delete(["gone"], wait=False)
+        events = self.poll_until(client, lambda events: sum(e["type"] == "reply" for e in events) == 2)
+        replies = {e["ref"]: e for e in events if e["type"] == "reply"}
+        self.assertEqual([user["name"] for user in replies[users_ref]["users"]], ["alice"])
+        self.assertEqual(replies[delete_ref]["request"], "delete")
+        self.assertNotIn("gone", client.replica.nodes)
+
+    def test_a_waited_request_keeps_what_came_meanwhile(self):
+        client = self.client()
+        ref = client.set_presence({"frame": 1}, wait=False)
+        client.users()  # waits: the presence's reply and event arrive meanwhile
+        events = client.poll()
+        self.assertIn(("reply", ref), [(e["type"], e.get("ref")) for e in events])
+
+
+class Cuts(Fixture):
+    """The server cuts connections (PROTOCOL.md §8): what was in flight is sent again, once."""
+
+    def test_a_request_lost_in_a_cut_of_the_command_port_is_sent_again_and_answered(self):
+        client = self.client()
+
+        def swallow_and_cut(server, rid, header, body):
+            server.handlers.pop("users")
+            server.cut(("command",))
+
+        self.server.handlers["users"] = swallow_and_cut
+        self.assertEqual([user["name"] for user in client.users()], ["alice"])
+        self.assertEqual(client.resent, 1)
+        self.assertEqual([h["type"] for h in self.server.call(lambda server: server.requests)][-2:], ["users", "users"])
+
+    def test_requests_answered_before_the_cut_are_not_carried_out_again(self):
+        client = self.client()
+        self.server.call(lambda server: server.put("bob", "shared", b"s", owner="common"))
+        self.poll_until(client, lambda events: "shared" in self.commits(events))
+
+        def lock_then_cut(server, rid, header, body):
+            # The connection goes; the request is carried out, and its reply waits for the client.
+            server.handlers.pop("lock")
+            server.cut(("command",))
+            server._command(rid, header, body)
+
+        self.server.handlers["lock"] = lock_then_cut
+        ref = client.lock(["shared"], wait=False)
+        events = self.poll_until(client, lambda events: any(e["type"] in ("reply", "refused") for e in events))
+        outcomes = [e for e in events if e["type"] in ("reply", "refused")]
+        self.assertEqual([(e["type"], e["ref"]) for e in outcomes], [("reply", ref)])
+        self.assertEqual(len([e for e in events if e["type"] == "rights"]), 1)
+        self.assertEqual(client.replica.nodes["shared"].owner, "alice")
+        self.assertEqual(self.server.call(lambda server: server.repeats), [("command", ref)], "sent again, and dropped")
+        self.assertEqual(client.resent, 1)
+
+    def test_commits_lost_in_a_cut_are_sent_again_in_order_and_applied_once(self):
+        client = self.client()
+        refs = [client.commit([{"id": "chain"}], [b"0"], wait=False)]
+        events = self.poll_until(client, lambda events: "chain" in self.commits(events))
+        taken = lambda count: lambda: self.server.call(lambda server: len(server.received)) == count  # noqa: E731
+        # Applied, and its event lost: unacknowledged when the cut comes.
+        self.server.call(lambda server: setattr(server, "drop_next", 1))
+        refs.append(client.commit([{"id": "chain", "mode": "delta"}], [b"1"], wait=False))
+        self.wait_for(taken(2), what="the server taking the commit")
+        # Lost in the cut: never arrived.
+        self.server.call(lambda server: setattr(server, "lose_commits", 2))
+        refs += [client.commit([{"id": "chain", "mode": "delta"}], [b"%d" % n], wait=False) for n in (2, 3)]
+        self.wait_for(lambda: self.server.call(lambda server: server.lose_commits) == 0, what="the commits lost")
+        self.server.call(lambda server: server.cut(("publisher",), rebind=False))
+        deadline = time.monotonic() + 5
+        while client._publisher_link.watch.up:
+            self.assertLess(time.monotonic(), deadline, "the client did not see the cut")
+            events += client.poll(0.05)
+        # Sent while no connection is up: it waits, and goes after the ones sent again.
+        refs.append(client.commit([{"id": "chain", "mode": "delta"}], [b"4"], wait=False))
+        self.server.call(lambda server: server.rebind(("publisher",)))
+        events += self.poll_until(client, lambda more: set(refs) <= {e.get("ref") for e in events + more if e["type"] == "commit"})
+        acks = [e["ref"] for e in events if e["type"] == "commit" and e["from"] == "alice"]
+        self.assertEqual(acks, refs, "each acknowledged once, in order")
+        self.assertEqual(self.server.call(lambda server: server.nodes["chain"]["parts"]), [b"0", b"1", b"2", b"3", b"4"])
+        self.assertEqual(client.replica.nodes["chain"].data, b"01234")
+        self.assertEqual(self.server.call(lambda server: server.repeats), [("publisher", refs[1])], "the one applied was dropped")
+        self.assertEqual(client.resent, 3)
+
+    def test_a_rejection_of_a_copy_cut_short_is_not_the_outcome(self):
+        client = self.client()
+        ref = client.commit([{"id": "x"}], [b"x"], wait=False)
+        self.poll_until(client, lambda events: any(e.get("ref") == ref for e in events))
+
+        def incomplete_then_accept(server):
+            rid = next(iter(server.bound))
+            server.send(server.publisher, rid, {"type": "rejected", "ref": ref + 1, "code": "incomplete", "message": "cut short"})
+
+        self.server.call(lambda server: setattr(server, "lose_commits", 1))
+        second = client.commit([{"id": "y"}], [b"y"], wait=False)
+        self.assertEqual(second, ref + 1)
+        self.wait_for(lambda: self.server.call(lambda server: server.lose_commits == 0), what="the server taking the commit")
+        self.server.call(incomplete_then_accept)
+        self.assertEqual([e["type"] for e in client.poll(0.3)], [])
+        self.server.call(lambda server: server.cut(("publisher",)))
+        events = self.poll_until(client, lambda events: any(e.get("ref") == second for e in events))
+        self.assertEqual([(e["type"], e.get("ref")) for e in events], [("commit", second)])
 
 
 if __name__ == "__main__":

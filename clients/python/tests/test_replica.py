@@ -61,7 +61,10 @@ class Applying(unittest.TestCase):
         length, chunks = wire.encode_manifest(
             [{"id": "a", "owner": "bob", "kind": "MESH", "deps": ["b"], "parts": [1, 2]}, {"id": "gone", "removed": True},
              {"id": "b", "owner": "common", "kind": "", "deps": [], "parts": [0]}], [b"x", b"yz", b""])
-        seq, found = nodes(Message({"type": "nodes", "seq": 10, "manifest": length}, b"".join(bytes(c) for c in chunks)))
+        users = [{"name": "bob", "role": "member", "state": "joined", "latency": 3}]
+        seq, found, state, listed = nodes(Message({"type": "nodes", "seq": 10, "manifest": length, "state": "open", "users": users},
+                                                  b"".join(bytes(c) for c in chunks)))
+        self.assertEqual((state, listed), ("open", users))
         self.replica.load(seq, found)
 
     def apply(self, message):
@@ -73,6 +76,7 @@ class Applying(unittest.TestCase):
         self.assertEqual(self.replica.nodes["a"].data, b"xyz")
 
     def test_full_replaces_delta_appends_and_deps_stay_unless_given(self):
+        self.assertEqual(self.replica.nodes["a"].data, b"xyz")  # joined, and kept until a part comes
         self.apply(commit_event(11, [{"id": "a", "kind": "MESH", "mode": "delta", "owner": "bob", "size": 1}], [b"!"]))
         self.assertEqual((self.replica.nodes["a"].data, self.replica.nodes["a"].deps), (b"xyz!", ["b"]))
         self.apply(commit_event(12, [{"id": "a", "kind": "CURVE", "mode": "full", "owner": "bob", "size": 3, "deps": []}], [b"new"]))
@@ -96,6 +100,18 @@ class Applying(unittest.TestCase):
         self.assertEqual(self.replica.presence, {"bob": {"data": {"frame": 1}, "latency": 2}})
         self.apply(Message({"type": "users", "seq": 15, "users": [{"name": "carol", "role": "member", "state": "joined", "latency": 1}]}, b""))
         self.assertEqual(self.replica.presence, {})  # bob left, and his presence with him
+
+
+class Data(unittest.TestCase):
+    def test_a_node_s_data_is_joined_once_until_its_parts_change(self):
+        node = Node("a", "bob", parts=[b"x", b"yz"])
+        self.assertEqual(node.data, b"xyz")
+        self.assertIs(node.data, node.data)
+        node.parts.append(b"!")
+        self.assertEqual(node.data, b"xyz!")
+        node.parts = [b"new"]
+        self.assertIs(node.data, node.parts[0])
+        self.assertEqual(node, Node("a", "bob", parts=[b"new"]), "the joined data takes no part in comparisons")
 
 
 if __name__ == "__main__":
