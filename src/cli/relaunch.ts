@@ -1,13 +1,10 @@
 /**
  * The node flags the server runs under, and the relaunch that applies them.
  *
- * zeromq.js reports every frame it receives (over 128 bytes) to V8 as external
- * memory, and V8 counts external memory allocated since the last full GC against
- * the old generation's budget. That budget grows with the heap, and curvehost's
- * heap is small (about 12 MB), so only some 15 MB of received frames fitted
- * between full GCs: at 64 KiB commits the server ran one every 40 ms, a third of
- * its main thread. A floor under the budget makes them rare (README, Performance).
- * It reserves nothing: an idle server's memory is the same. V8 reads it only when
+ * V8 counts the frames zeromq.js receives against the old generation's budget,
+ * which is small for curvehost's small heap, so big commits set off a full GC
+ * every few tens of ms; a floor under the budget makes them rare and reserves
+ * nothing (BENCHMARKS.md, Findings: garbage collection). V8 reads it only when
  * node starts, so `curvehost serve` started without it runs itself again with
  * it (main.ts).
  */

@@ -21,7 +21,6 @@ export function assertCurveAvailable(capability: Partial<Record<string, boolean>
 
 /** Messages a slow subscriber may have queued before libzmq drops for it alone. */
 const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
-/** Replies queued per command peer before the outbox holds the rest in JavaScript. */
 /**
  * Frames libzmq queues per peer on a ROUTER, out and in: with frames of up to
  * limits.frame (256 KiB), a peer that reads nothing holds at most 16 MiB of
@@ -31,23 +30,20 @@ const SUBSCRIBER_HIGH_WATER_MARK = 10_000;
 const ROUTER_SEND_HIGH_WATER_MARK = 64;
 const ROUTER_RECEIVE_HIGH_WATER_MARK = 256;
 /**
- * Connections the kernel queues on a port until libzmq's I/O thread accepts them
- * (capped by net.core.somaxconn). libzmq's default of 100 overflowed in a burst of
- * 200 joins, and the kernel then drops a SYN, which the client repeats only after
- * a second: the same happens when every user reconnects at once, after a restart
- * or when the subscriber port is cycled (README, Performance).
+ * Connections the kernel queues on a port until libzmq accepts them (capped by
+ * net.core.somaxconn): libzmq's 100 overflowed when many users joined or
+ * reconnected at once, and a dropped SYN costs its client a second
+ * (BENCHMARKS.md, Findings: the listen queue).
  */
 export const LISTEN_BACKLOG = 1024;
 
 /**
  * The libzmq I/O threads a port's new connections may go to (a bit mask; 0 is
- * any). libzmq gives each new connection to the least loaded thread in the mask,
- * counting every connection alike, busy or idle: with every port on every thread
- * the subscriber connections, which carry the fan-out and its encryption once per
- * subscriber, piled up on some threads while the others held idle command, publisher
- * and ttl connections (README, Performance). So the subscriber port has every thread
- * but the last to itself, and the other three ports, one copy of each message, share
- * the last one. The server's context has `config.ioThreads` + 1 threads for this.
+ * any). libzmq counts idle and busy connections alike, so the subscriber
+ * connections, which carry the fan-out's encryption, piled up on one thread
+ * (BENCHMARKS.md, Findings: I/O threads). The subscriber port has every thread but
+ * the last to itself; the other three ports share the last one. The server's
+ * context has `config.ioThreads` + 1 threads for this.
  */
 export function ioThreadAffinity(context: zmq.Context, port: PortName): number {
   const subscriberThreads = Math.min(context.ioThreads - 1, MAX_SUBSCRIBER_IO_THREADS);

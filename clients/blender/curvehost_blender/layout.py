@@ -7,8 +7,8 @@
 ids); each array is raw little-endian numbers of `type` f32, i32 or u8, `count` items, in
 the order the header lists them. Nothing is pickled or evaluated: a payload from another
 user is parsed as JSON and numbers, and `unpack` checks every length against the bytes
-that are really there before anything reads them. The add-on always commits a node in
-full, so the data of a node is its base part alone.
+that are really there before anything reads them. A node's base part is laid out so;
+a mesh whose vertices alone moved may follow it with delta parts (kinds/mesh.py).
 """
 import array
 import json
