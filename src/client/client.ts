@@ -366,6 +366,7 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (!isEvent(message)) return;
     const event = message;
+    this.liveness.event();
     if (!this.synced || this.resyncing) {
       this.buffered.push(event);
       return;

@@ -7,6 +7,8 @@ export class Liveness {
   private lastPing = Date.now();
   /** The seq the previous ping carried. */
   private previousSeq = 0;
+  /** Whether an event came on the subscriber port since the previous ping. */
+  private eventSincePrevious = false;
   private timer: NodeJS.Timeout | undefined;
 
   /** Starts watching; `lost` is called once no ping came for `timeoutMs()`. */
@@ -17,11 +19,24 @@ export class Liveness {
     }, Math.min(500, timeoutMs()));
   }
 
-  /** A ping came with `seq`; returns whether a replica at `replicaSeq` missed an event the ping before already counted. */
+  /** An event came on the subscriber port. */
+  event(): void {
+    this.eventSincePrevious = true;
+  }
+
+  /**
+   * A ping came with `seq`; returns whether a replica at `replicaSeq` missed an
+   * event the ping before already counted. A client still receiving events is only
+   * reading behind (a lost one among them shows as a gap in their seqs), so it is
+   * behind only if nothing came since that ping: otherwise a client that reads
+   * slower than events come would ask a resync at every ping, and the replays
+   * would slow it further.
+   */
   ping(seq: number, replicaSeq: number): boolean {
     this.lastPing = Date.now();
-    const behind = replicaSeq < this.previousSeq;
+    const behind = replicaSeq < this.previousSeq && !this.eventSincePrevious;
     this.previousSeq = seq;
+    this.eventSincePrevious = false;
     return behind;
   }
 

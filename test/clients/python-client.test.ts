@@ -370,6 +370,43 @@ test("an event lost in transit is recovered by resync, in order", async (t) => {
   t.is(after.seq, ts.replica.seq);
 });
 
+// PROTOCOL.md §7: with no later event, the pings' seq reveals the loss.
+test("a lost last event is found by the pings: the Python client resyncs and has it", async (t) => {
+  const { server, python } = await session(t, { pingIntervalMs: 50 });
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+  await settle(py, ts);
+  const before = await py.request("replica");
+
+  const dropped = py.request("drop_subscriber_frame");
+  const lostSeq = await ts.commit("lost-in-transit", Buffer.from("1"));
+  t.like(await dropped, { type: "commit", seq: lostSeq });
+  const events = await py.request("poll_until", { until: { type: "commit", id: "lost-in-transit" } });
+  t.deepEqual(events.filter((event: any) => event.type === "commit").map((event: any) => event.seq), [lostSeq]);
+  const after = await py.request("replica");
+  t.is(after.nodes["lost-in-transit"].sha256, sha256(Buffer.from("1")));
+  t.is(after.resyncs, before.resyncs + 1);
+});
+
+// ...but a client that reads behind while events still arrive has lost nothing. It used to resync at
+// every ping, each replay putting it further behind (under load, a spiral: BENCHMARKS.md, Findings).
+test("a Python client reading behind, with events still to read, does not resync on the pings", async (t) => {
+  const { server, python } = await session(t, { pingIntervalMs: 50 });
+  const ts = await server.joined("ts-user");
+  const { py } = await python("py-user");
+  await settle(py, ts);
+  const before = await py.request("replica");
+
+  // More events than one poll() step reads (transport.BATCH), while the Python client reads nothing.
+  const seqs = await Promise.all(Array.from({ length: 1500 }, (_, i) => ts.commit(`node-${i % 16}`, Buffer.alloc(64, i))));
+  const last = Math.max(...seqs);
+  await py.request("await_pings", { seq: last });
+  await py.request("poll_until", { seq: last });
+  const after = await py.request("replica");
+  t.is(after.seq, last);
+  t.is(after.resyncs, before.resyncs, "no resync: every event came in order");
+});
+
 // No event follows the removal and the pings are slowed down: only the resync that follows the
 // subscriber's reconnection can bring the removal's events.
 test("what is published while the subscriber port is replaced (a user leaves) reaches the Python client", async (t) => {

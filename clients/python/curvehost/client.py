@@ -99,6 +99,9 @@ class Client:
         self.lost = None
         # How many times this client asked resync: for tests and curious callers.
         self.resyncs = 0
+        # When the subscriber port last gave an event (time.monotonic()), to tell a lost event
+        # from one still on its way.
+        self._last_event_at = None
         self._host, self._port = host, port
         self._curve = Curve(*keys)
         self._routing_id = new_routing_id()
@@ -299,7 +302,7 @@ class Client:
         """One round of reading every socket and applying what came; resyncs when needed."""
         # Taken before reading: an event published before this ping was sent has had a whole
         # ping interval to arrive by the time the next ping came (PROTOCOL.md §7).
-        behind = self._pinger.seq_before_last()
+        before_last = self._pinger.before_last()
         self._read_command()
         self._gather()
         self._process_inbox()
@@ -308,11 +311,20 @@ class Client:
         if self._reconnected:
             self._reconnected = False
             self._resync()
-        elif behind is not None and self.replica.seq < behind:
+        elif self._missed_last_event(before_last):
             self._resync()
         self._release()
         if self._pinger.silent_for() > self.lost_timeout:
             self._mark_lost("The server sent no ping for %g s: it is gone, or the network is." % self.lost_timeout)
+
+    def _missed_last_event(self, before_last):
+        """Whether the replica is below the seq of the ping before last with no event received
+        since that ping: an event lost that no later one revealed. A client still receiving
+        events is only reading behind; a lost one among them shows as a gap in their seqs."""
+        if before_last is None:
+            return False
+        seq, at = before_last
+        return self.replica.seq < seq and (self._last_event_at is None or self._last_event_at < at)
 
     def _read_command(self):
         """Reads the command port: replies go to their requests, notices (kicked) are handled,
@@ -386,6 +398,8 @@ class Client:
             if message is None:
                 break
             self._inbox.append(message)
+            if message.header.get("type") != "presence":
+                self._last_event_at = time.monotonic()
         for _ in range(BATCH):
             message = self._publisher.receive()
             if message is None:

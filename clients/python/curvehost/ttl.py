@@ -5,7 +5,8 @@ the main thread far longer than that, so pings are answered here rather than in 
 This thread creates, uses and closes the ttl socket and touches no other: pyzmq sockets
 are not thread-safe. The main thread only reads, under a lock, the few facts kept here:
 whether the handshake completed, when the last ping came, and the seq the last pings
-reported (a client still below the one before last has missed an event and resyncs).
+reported with when they came (a client still below the one before last, that has received no
+event since, has missed an event and resyncs).
 """
 import threading
 import time
@@ -32,6 +33,7 @@ class Pinger:
         self._stopping = threading.Event()
         self._started = None
         self._last_ping = None
+        # (seq, time.monotonic() on arrival) of the last two pings.
         self._seqs = deque(maxlen=2)
         self._watch_state = (False, 0, False)
         self._thread = threading.Thread(target=self._run, name="curvehost ttl", daemon=True)
@@ -51,8 +53,8 @@ class Pinger:
             connected, handshakes, refused = self._watch_state
         return explain(self.address, timeout, connected, handshakes, refused)
 
-    def seq_before_last(self):
-        """The seq of the ping before the last one, or None before two pings."""
+    def before_last(self):
+        """The seq of the ping before the last one and when it came, or None before two pings."""
         with self._lock:
             return self._seqs[0] if len(self._seqs) == 2 else None
 
@@ -118,4 +120,4 @@ class Pinger:
             with self._lock:
                 self._last_ping = time.monotonic()
                 if seq is not None:
-                    self._seqs.append(seq)
+                    self._seqs.append((seq, self._last_ping))

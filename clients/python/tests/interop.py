@@ -100,6 +100,17 @@ class Driver:
                 raise TimeoutError("no matching event within %g s; got %s" % (timeout, json.dumps(events)))
             events += [summarise(event) for event in self.client.poll(0.1)]
 
+    def await_pings(self, seq, timeout=10.0):
+        """Waits, reading nothing, until the last two pings both carried `seq` or more."""
+        deadline = time.monotonic() + timeout
+        while True:
+            before_last = self.client._pinger.before_last()
+            if before_last is not None and before_last[0] >= seq:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("no two pings at seq %d within %g s" % (seq, timeout))
+            time.sleep(0.01)  # the ping thread records pings; nothing to wait on but its state
+
     def drop_subscriber_frame(self, timeout=10.0):
         """Reads the subscriber's next frame past the client, as if it were lost in transit."""
         socket = self.client._subscriber.socket
