@@ -116,19 +116,19 @@ export function toFrames(header: Header, body: Body = [], frameBytes: number): B
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** True when brackets nest deeper than `limit`, counted on the raw text outside strings. */
-export function tooDeep(text: string, limit: number = MAX_JSON_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
+/**
+ * True when arrays and objects in a parsed value nest deeper than `limit`. JSON.parse
+ * itself takes any depth (V8 parses iteratively); what comes after it (zod, re-serialising)
+ * recurses, so deeper values are refused. Walked on the value, not scanned on the text: a
+ * walk visits each field once, where a scan read every character of every message.
+ */
+export function tooDeep(value: unknown, limit: number = MAX_JSON_DEPTH, depth = 0): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (depth >= limit) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (tooDeep(item, limit, depth + 1)) return true;
+  } else {
+    for (const key in value) if (tooDeep((value as Record<string, unknown>)[key], limit, depth + 1)) return true;
   }
   return false;
 }
@@ -141,12 +141,14 @@ export function parseJson(bytes: Buffer, what: string): unknown {
   } catch {
     throw new Error(`${what} is not UTF-8`);
   }
-  if (tooDeep(text)) throw new Error(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new Error(`${what} is not JSON`);
   }
+  if (tooDeep(value)) throw new Error(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
 }
 
 export function refOf(header: Header): string | number | undefined {

@@ -144,6 +144,19 @@ test("a node over the node limit is refused by name", (t) => {
   if (parsed.ok) t.like(decodeRequest("publisher", parsed, true, small), { ok: false, error: { code: "node_too_large", id: "big" } });
 });
 
+test("JSON nested deeper than 32 levels is refused, in a header and in a manifest; 32 levels are read", (t) => {
+  const nested = (levels: number): unknown => (levels === 0 ? 1 : [nested(levels - 1)]);
+  t.like(decode("command", frame({ type: "users", ref: 1, x: nested(31) })), { ok: true }); // the header is the 32nd level
+  t.like(decode("command", frame({ type: "users", ref: 1, x: nested(32) })), { ok: false, error: { code: "bad_request" } });
+  const deep = decode("publisher", commit([{ id: "a", size: 1, x: nested(40) }], [Buffer.from("1")]));
+  t.like(deep, { ok: false, error: { code: "bad_request" } });
+  t.regex(!deep.ok ? deep.error.message : "", /nests deeper than 32 levels/);
+  // As deep as a header can hold: refused by name all the same, not a crash.
+  const levels = Math.floor((limits.header - 64) / 2);
+  const huge = decode("command", Buffer.from(`{"type":"users","x":${"[".repeat(levels)}${"]".repeat(levels)}}\n`));
+  t.regex(!huge.ok ? huge.error.message : "", /nests deeper than 32 levels/);
+});
+
 test("a valid ref is echoed in the error; an invalid one is dropped", (t) => {
   t.like(decode("command", frame({ type: "fetch", ref: "abc" }, Buffer.from("5"))), { ok: false, error: { ref: "abc" } });
   const dropped = decode("command", frame({ type: "fetch", ref: "x".repeat(200) }, Buffer.from("5")));
