@@ -83,6 +83,9 @@ export interface ClientEvents {
   lost: [reason: string];
 }
 
+/** The lost timeout before the server has advertised its own. */
+const DEFAULT_LOST_TIMEOUT_MS = 5_000;
+
 export class Client extends EventEmitter<ClientEvents> {
   readonly routingId: Buffer;
   readonly replica = new Replica();
@@ -91,8 +94,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly connection: Connection;
   private readonly requests: Requests;
   private readonly requestTimeoutMs: number;
-  private lostTimeoutMs: number;
-  private readonly lostTimeoutGiven: boolean;
+  /** The caller's lost timeout; without one, the server's (limits.timeout). */
+  private readonly lostTimeoutOption: number | undefined;
   /** Sequenced events that arrived while the replica was not ready to take them. */
   private buffered: ServerEvent[] = [];
   private synced = false;
@@ -108,8 +111,7 @@ export class Client extends EventEmitter<ClientEvents> {
   constructor(options: ClientOptions) {
     super();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.lostTimeoutMs = options.lostTimeoutMs ?? 5_000;
-    this.lostTimeoutGiven = options.lostTimeoutMs !== undefined;
+    this.lostTimeoutOption = options.lostTimeoutMs;
     // R: 16 random bytes, first not 0 (libzmq reserves a leading 0 for generated ids).
     this.routingId = randomBytes(ROUTING_ID_BYTES);
     this.routingId[0] = this.routingId[0]! | 0x01;
@@ -316,10 +318,14 @@ export class Client extends EventEmitter<ClientEvents> {
     this.connection.close();
   }
 
+  /** How long without a ping the server counts as lost. */
+  private get lostTimeoutMs(): number {
+    return this.lostTimeoutOption ?? this.limits?.timeout ?? DEFAULT_LOST_TIMEOUT_MS;
+  }
+
   private useLimits(limits: Advertised): void {
     this.limits = limits;
     this.connection.frameBytes = limits.frame;
-    if (!this.lostTimeoutGiven) this.lostTimeoutMs = limits.timeout;
   }
 
   private resyncInBackground(): void {

@@ -9,10 +9,10 @@ import {
   CURVE_FRAME_OVERHEAD,
   DEFAULT_LIMITS,
   MAX_FRAME_BYTES,
-  PORT_TABLE,
   ProtocolError,
   decodeServerMessage,
   framesOf,
+  portOffset,
   type Body,
   type Header,
   type PortName,
@@ -60,8 +60,7 @@ export class Connection {
 
   address(port: PortName): string {
     const host = this.endpoint.host.includes(":") && !this.endpoint.host.startsWith("[") ? `[${this.endpoint.host}]` : this.endpoint.host;
-    const offset = PORT_TABLE.findIndex((entry) => entry.name === port);
-    return `tcp://${host}:${this.endpoint.port + offset}`;
+    return `tcp://${host}:${this.endpoint.port + portOffset(port)}`;
   }
 
   connect(port: PortName): void {

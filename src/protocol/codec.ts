@@ -39,24 +39,14 @@ export function nodesBody(entries: readonly object[], parts: readonly Buffer[]):
   return { manifest: manifest.length, body: [manifest, ...parts] };
 }
 
-class BodyError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly id?: string,
-  ) {
-    super(message);
-  }
-}
-
 function readArray(bytes: Buffer, what: string): unknown[] {
   let value: unknown;
   try {
     value = parseJson(bytes, what);
   } catch (error) {
-    throw new BodyError("bad_request", (error as Error).message);
+    throw new ProtocolError("bad_request", (error as Error).message);
   }
-  if (!Array.isArray(value)) throw new BodyError("bad_request", `${what} is not a JSON array`);
+  if (!Array.isArray(value)) throw new ProtocolError("bad_request", `${what} is not a JSON array`);
   return value;
 }
 
@@ -68,6 +58,10 @@ function describe(what: string, error: z.ZodError): string {
   const text = issue.message.length > 120 ? issue.message.slice(0, 120) + "…" : issue.message;
   return `${what}: ${where || "message"} ${text}`;
 }
+
+/** The list schemas of server bodies, made once: the compiled-check cache below is keyed by the schema object. */
+const nodeIds = nodeId.array();
+const catalogEntries = catalogEntry.array();
 
 /** Each schema's compiled check (checks.ts), made at its first use; null when zod alone can check it. */
 const compiledChecks = new Map<z.ZodType, ((value: unknown) => unknown) | null>();
@@ -85,28 +79,27 @@ function parseOr<T>(schema: z.ZodType<T>, value: unknown, failed: (error: z.ZodE
 
 function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parseOr(schema, value, (error) => {
-    throw new BodyError("bad_request", describe(what, error));
+    throw new ProtocolError("bad_request", describe(what, error));
   });
 }
 
 function readIds(body: Buffer, limits: Limits): string[] {
   const list = readArray(body, "the id list");
-  if (list.length > limits.ids) throw new BodyError("too_many_ids", `an id list holds at most ${limits.ids} ids`);
-  if (list.length === 0) throw new BodyError("bad_request", "the id list is empty");
-  for (const [i, id] of list.entries()) if (!nodeId.safeParse(id).success) throw new BodyError("bad_request", `the id list: [${i}] is not an id of 1 to 128 characters`);
+  if (list.length > limits.ids) throw new ProtocolError("too_many_ids", `an id list holds at most ${limits.ids} ids`);
+  if (list.length === 0) throw new ProtocolError("bad_request", "the id list is empty");
+  for (const [i, id] of list.entries()) if (!nodeId.safeParse(id).success) throw new ProtocolError("bad_request", `the id list: [${i}] is not an id of 1 to 128 characters`);
   return list as string[];
 }
 
-/** Splits a body into its manifest entries (checked by `check`) and one part per `lengths(entry)`. */
-function readNodes<E>(body: Buffer, manifestLength: number, maxManifest: number, check: (raw: unknown, index: number) => E, lengths: (entry: E) => number[]): Array<{ entry: E; parts: Buffer[] }> {
-  if (manifestLength > body.length) throw new BodyError("bad_request", "the manifest is longer than the body");
-  if (manifestLength > maxManifest) throw new BodyError("commit_too_large", `a manifest is at most ${maxManifest} bytes`);
+/** Splits a body the server sent into its manifest entries (checked by `check`) and one part per `lengths(entry)`. */
+function readNodes<E>(body: Buffer, manifestLength: number, check: (raw: unknown, index: number) => E, lengths: (entry: E) => number[]): Array<{ entry: E; parts: Buffer[] }> {
+  if (manifestLength > body.length) throw new ProtocolError("bad_request", "the manifest is longer than the body");
   const raw = readArray(body.subarray(0, manifestLength), "the manifest");
   const entries = raw.map(check);
   let at = manifestLength;
   const out = entries.map((entry) => {
     const parts = lengths(entry).map((length) => {
-      if (at + length > body.length) throw new BodyError("bad_request", "the manifest's sizes run past the body");
+      if (at + length > body.length) throw new ProtocolError("bad_request", "the manifest's sizes run past the body");
       const part = body.subarray(at, at + length);
       at += length;
       // A small node must not keep a large frame alive: copy parts under half the body.
@@ -114,7 +107,7 @@ function readNodes<E>(body: Buffer, manifestLength: number, maxManifest: number,
     });
     return { entry, parts };
   });
-  if (at !== body.length) throw new BodyError("bad_request", "the manifest's sizes do not add up to the body");
+  if (at !== body.length) throw new ProtocolError("bad_request", "the manifest's sizes do not add up to the body");
   return out;
 }
 
@@ -124,37 +117,37 @@ function readNodes<E>(body: Buffer, manifestLength: number, maxManifest: number,
  * callbacks and intermediate arrays, since every commit takes this path.
  */
 function readCommitNodes(body: Buffer, manifestLength: number, limits: Limits): CommitNode[] {
-  if (manifestLength > body.length) throw new BodyError("bad_request", "the manifest is longer than the body");
-  if (manifestLength > limits.request) throw new BodyError("commit_too_large", `a manifest is at most ${limits.request} bytes`);
+  if (manifestLength > body.length) throw new ProtocolError("bad_request", "the manifest is longer than the body");
+  if (manifestLength > limits.request) throw new ProtocolError("commit_too_large", `a manifest is at most ${limits.request} bytes`);
   const raw = readArray(body.subarray(0, manifestLength), "the manifest");
   const nodes: CommitNode[] = [];
   const seen = raw.length > 1 ? new Set<string>() : null;
   for (let index = 0; index < raw.length; index++) {
     const item = raw[index];
-    if (index >= limits.batch) throw new BodyError("batch_too_large", `a commit holds at most ${limits.batch} nodes`);
+    if (index >= limits.batch) throw new ProtocolError("batch_too_large", `a commit holds at most ${limits.batch} nodes`);
     const deps = (item as { deps?: unknown })?.deps;
     if (Array.isArray(deps) && deps.length > limits.deps) {
       const id = (item as { id?: unknown })?.id;
-      throw new BodyError("too_many_deps", `a node lists at most ${limits.deps} deps`, typeof id === "string" ? id : undefined);
+      throw new ProtocolError("too_many_deps", `a node lists at most ${limits.deps} deps`, typeof id === "string" ? id : undefined);
     }
     let entry = commitEntryCheck ? commitEntryCheck(item) : UNSURE;
     if (entry === UNSURE) entry = parseWith(commitEntry, item, `the manifest [${index}]`);
-    if (seen?.has(entry.id)) throw new BodyError("bad_request", `node ${entry.id} appears twice in one commit`, entry.id);
-    if (entry.size > limits.node) throw new BodyError("node_too_large", `a node holds at most ${limits.node} bytes`, entry.id);
+    if (seen?.has(entry.id)) throw new ProtocolError("bad_request", `node ${entry.id} appears twice in one commit`, entry.id);
+    if (entry.size > limits.node) throw new ProtocolError("node_too_large", `a node holds at most ${limits.node} bytes`, entry.id);
     seen?.add(entry.id);
     nodes.push(entry as CommitNode);
   }
   let at = manifestLength;
   for (const node of nodes) {
     const length = node.size;
-    if (at + length > body.length) throw new BodyError("bad_request", "the manifest's sizes run past the body");
+    if (at + length > body.length) throw new ProtocolError("bad_request", "the manifest's sizes run past the body");
     const part = body.subarray(at, at + length);
     at += length;
     // A small node must not keep a large frame alive: copy parts under half the body.
     node.data = length * 2 < body.length ? Buffer.from(part) : part;
   }
-  if (at !== body.length) throw new BodyError("bad_request", "the manifest's sizes do not add up to the body");
-  if (nodes.length === 0) throw new BodyError("bad_request", "a commit needs at least one node");
+  if (at !== body.length) throw new ProtocolError("bad_request", "the manifest's sizes do not add up to the body");
+  if (nodes.length === 0) throw new ProtocolError("bad_request", "a commit needs at least one node");
   return nodes;
 }
 
@@ -207,7 +200,7 @@ export function decodeRequest<P extends RequestPort>(port: P, message: Message, 
         break;
     }
   } catch (error) {
-    if (error instanceof BodyError) return refusal(error.code, error.message, type, refOf(header), error.id);
+    if (error instanceof ProtocolError) return refusal(error.code, error.message, type, refOf(header), error.id);
     throw error;
   }
   return { ok: true, request };
@@ -225,32 +218,26 @@ export function decodeServerMessage(message: Message): ServerMessage {
   const decoded = parseOr(schema, header, (error) => {
     throw new ProtocolError("bad_request", describe(`the server's ${type}`, error));
   }) as Header;
-  try {
-    switch (SERVER_BODIES[type as keyof typeof SERVER_BODIES]) {
-      case "ids":
-        decoded["ids"] = parseWith(nodeId.array(), readArray(body, "the id list"), "the id list");
-        break;
-      case "catalog":
-        decoded["nodes"] = parseWith(catalogEntry.array(), readArray(body, "the catalog"), "the catalog");
-        break;
-      case "nodes":
-        decoded["nodes"] = readNodes(body, decoded["manifest"] as number, Infinity, (raw, i) => parseWith(eventEntry, raw, `the manifest [${i}]`), (entry) => [entry.size]).map(
-          ({ entry, parts }): EventNode => ({ ...entry, data: parts[0]! }),
-        );
-        break;
-      case "fetched":
-        decoded["nodes"] = readNodes(
-          body,
-          decoded["manifest"] as number,
-          Infinity,
-          (raw, i) => parseWith(fetchedEntry, raw, `the manifest [${i}]`),
-          (entry) => ("parts" in entry ? entry.parts : []),
-        ).map(({ entry, parts }): FetchedNode => ("removed" in entry ? entry : { ...entry, parts }));
-        break;
-    }
-  } catch (error) {
-    if (error instanceof BodyError) throw new ProtocolError(error.code, error.message);
-    throw error;
+  switch (SERVER_BODIES[type as keyof typeof SERVER_BODIES]) {
+    case "ids":
+      decoded["ids"] = parseWith(nodeIds, readArray(body, "the id list"), "the id list");
+      break;
+    case "catalog":
+      decoded["nodes"] = parseWith(catalogEntries, readArray(body, "the catalog"), "the catalog");
+      break;
+    case "nodes":
+      decoded["nodes"] = readNodes(body, decoded["manifest"] as number, (raw, i) => parseWith(eventEntry, raw, `the manifest [${i}]`), (entry) => [entry.size]).map(
+        ({ entry, parts }): EventNode => ({ ...entry, data: parts[0]! }),
+      );
+      break;
+    case "fetched":
+      decoded["nodes"] = readNodes(
+        body,
+        decoded["manifest"] as number,
+        (raw, i) => parseWith(fetchedEntry, raw, `the manifest [${i}]`),
+        (entry) => ("parts" in entry ? entry.parts : []),
+      ).map(({ entry, parts }): FetchedNode => ("removed" in entry ? entry : { ...entry, parts }));
+      break;
   }
   return decoded as ServerMessage;
 }

@@ -21,8 +21,8 @@ export type SessionState = z.infer<typeof sessionState>;
 const seq = z.number().int().min(0);
 const count = z.number().int().min(0);
 
-/** Fields every request may carry; unknown extra fields are ignored, for forward compatibility. */
-const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ref: ref.optional(), ...shape });
+/** A message of `type` with an optional ref: every request, and every reply (which echoes it). Unknown extra fields are ignored, for forward compatibility. */
+const withRef = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ref: ref.optional(), ...shape });
 const force = z.boolean().optional();
 
 // ---- what clients send -----------------------------------------------------
@@ -30,26 +30,26 @@ const force = z.boolean().optional();
 /** The requests of each port. Their bodies are declared in REQUEST_BODIES. */
 export const REQUESTS = {
   command: {
-    hello: request("hello", { protocol: z.number() }),
-    join: request("join", { protocol: z.number(), key: z85Key, nonce: base64(64), proof: base64(512) }),
-    leave: request("leave", {}),
-    fetch: request("fetch", {}),
-    catalog: request("catalog", {}),
-    resync: request("resync", { since: seq }),
-    lock: request("lock", { force }),
-    unlock: request("unlock", { force }),
-    give: request("give", { to: userName, force }),
-    delete: request("delete", { force }),
-    open: request("open", {}),
-    kick: request("kick", { user: userName }),
-    presence: request("presence", { data: z.record(z.string(), z.unknown()) }),
-    users: request("users", {}),
+    hello: withRef("hello", { protocol: z.number() }),
+    join: withRef("join", { protocol: z.number(), key: z85Key, nonce: base64(64), proof: base64(512) }),
+    leave: withRef("leave", {}),
+    fetch: withRef("fetch", {}),
+    catalog: withRef("catalog", {}),
+    resync: withRef("resync", { since: seq }),
+    lock: withRef("lock", { force }),
+    unlock: withRef("unlock", { force }),
+    give: withRef("give", { to: userName, force }),
+    delete: withRef("delete", { force }),
+    open: withRef("open", {}),
+    kick: withRef("kick", { user: userName }),
+    presence: withRef("presence", { data: z.record(z.string(), z.unknown()) }),
+    users: withRef("users", {}),
   },
   publisher: {
-    commit: request("commit", { manifest: count }),
+    commit: withRef("commit", { manifest: count }),
   },
   ttl: {
-    pong: request("pong", { n: count }),
+    pong: withRef("pong", { n: count }),
   },
 } as const;
 
@@ -124,8 +124,6 @@ export type CatalogEntry = z.infer<typeof catalogEntry>;
 export const eventEntry = z.object({ id: z.string(), kind: z.string(), mode: z.enum(["full", "delta"]), owner: z.string(), size: count, deps: z.array(z.string()).optional() });
 export type EventEntry = z.infer<typeof eventEntry>;
 
-const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ref: ref.optional(), ...shape });
-
 // Sequenced events of the subscriber port (PROTOCOL.md §6); also replayed by resync.
 export const commitEvent = z.object({ type: z.literal("commit"), seq, from: z.string(), ref: ref.optional(), manifest: count });
 export const rightsEvent = z.object({ type: z.literal("rights"), seq, from: z.string(), owner: z.string() });
@@ -135,8 +133,8 @@ export const usersEvent = z.object({ type: z.literal("users"), seq, users: z.arr
 export const presenceEvent = z.object({ type: z.literal("presence"), from: z.string(), data: presenceData, latency: z.number().nullable() });
 
 export const SERVER_MESSAGES = {
-  hello: reply("hello", { server: z.string(), version: z.string(), protocol: z.number(), session: z.string(), state: sessionState, users: count, limits }),
-  welcome: reply("welcome", {
+  hello: withRef("hello", { server: z.string(), version: z.string(), protocol: z.number(), session: z.string(), state: sessionState, users: count, limits }),
+  welcome: withRef("welcome", {
     protocol: z.number(),
     user: z.string(),
     role,
@@ -146,14 +144,14 @@ export const SERVER_MESSAGES = {
     presence: z.record(z.string(), presenceEntry),
     limits,
   }),
-  ok: reply("ok", { seq }),
-  error: reply("error", { code: z.string(), message: z.string(), id: z.string().optional() }),
-  nodes: reply("nodes", { seq, manifest: count, state: sessionState, users: z.array(userInfo) }),
-  catalog: reply("catalog", { seq }),
-  resynced: reply("resynced", { seq, presence: z.record(z.string(), presenceEntry) }),
-  users: reply("users", { users: z.array(userInfo), seq: seq.optional() }),
+  ok: withRef("ok", { seq }),
+  error: withRef("error", { code: z.string(), message: z.string(), id: z.string().optional() }),
+  nodes: withRef("nodes", { seq, manifest: count, state: sessionState, users: z.array(userInfo) }),
+  catalog: withRef("catalog", { seq }),
+  resynced: withRef("resynced", { seq, presence: z.record(z.string(), presenceEntry) }),
+  users: withRef("users", { users: z.array(userInfo), seq: seq.optional() }),
   kicked: z.object({ type: z.literal("kicked"), by: z.string() }),
-  rejected: reply("rejected", { code: z.string(), message: z.string(), id: z.string().optional() }),
+  rejected: withRef("rejected", { code: z.string(), message: z.string(), id: z.string().optional() }),
   ping: z.object({ type: z.literal("ping"), n: count, seq }),
   commit: commitEvent,
   rights: rightsEvent,

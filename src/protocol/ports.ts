@@ -20,5 +20,5 @@ export const PORTS: readonly PortName[] = PORT_TABLE.map((port) => port.name);
 export const MAX_BASE_PORT = 65535 - (PORT_TABLE.length - 1);
 
 export function portOffset(name: PortName): number {
-  return PORTS.indexOf(name);
+  return PORT_TABLE.find((port) => port.name === name)!.offset;
 }

@@ -4,7 +4,7 @@
  * module knows nothing of message types: it cuts messages into frames and puts
  * frames back together into messages.
  */
-import { MAX_JSON_DEPTH } from "./limits.js";
+import { MAX_JSON_DEPTH, MAX_REF_LENGTH } from "./limits.js";
 import type { ErrorCode } from "./errors.js";
 
 export const NEWLINE = 0x0a;
@@ -102,8 +102,7 @@ export function messageBytes(header: Header, body: Body = []): number {
 export function toFrames(header: Header, body: Body = [], frameBytes: number): Buffer[] {
   // A message that fits in one frame (every event at a few hundred a second) without the generator's machinery.
   const head = Buffer.from(JSON.stringify(header));
-  let length = head.length + 1;
-  for (const part of body) length += part.length;
+  const length = head.length + 1 + bodyLength(body);
   if (length > frameBytes) return [...framesOf(header, body, frameBytes)];
   const frame = Buffer.allocUnsafe(length);
   let at = head.copy(frame, 0);
@@ -154,7 +153,7 @@ export function parseJson(bytes: Buffer, what: string): unknown {
 export function refOf(header: Header): string | number | undefined {
   const ref = header["ref"];
   if (typeof ref === "number" && Number.isFinite(ref)) return ref;
-  if (typeof ref === "string" && ref.length <= 128) return ref;
+  if (typeof ref === "string" && ref.length <= MAX_REF_LENGTH) return ref;
   return undefined;
 }
 

@@ -5,7 +5,7 @@
  * The ZAP handler must already be bound in `context` when this runs.
  */
 import * as zmq from "zeromq";
-import { CURVE_FRAME_OVERHEAD } from "../protocol/index.js";
+import { CURVE_FRAME_OVERHEAD, portOffset } from "../protocol/index.js";
 import { MAX_SUBSCRIBER_IO_THREADS, PORTS, endpoint, type PortName, type ServerConfig } from "./config.js";
 
 export class StartupError extends Error {
@@ -161,7 +161,7 @@ export class ServerSockets {
   }
 
   private address(name: PortName): string {
-    return endpoint(this.config.bind, this.config.port + PORTS.indexOf(name));
+    return endpoint(this.config.bind, this.config.port + portOffset(name));
   }
 }
 
