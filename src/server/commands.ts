@@ -6,6 +6,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   framesOf,
+  toFrames,
   messageBytes,
   nodesBody,
   type Advertised,
@@ -191,10 +192,7 @@ export class CommandHandler {
     if (admin.role !== "admin") throw new ProtocolError("denied", "only an admin can kick");
     const target = this.context.users.byName(name);
     if (!target) throw new ProtocolError("not_found", `${name} is not joined`);
-    // The notice first: the removal cuts the user's connections, and the socket it is on lets it go out as it closes.
-    this.reply(target.routingId, { type: "kicked", by: admin.name });
-    this.context.admission.ban(target);
-    this.context.departures.remove(target, "kicked");
+    this.context.departures.kick(target, admin.name);
     ok();
   }
 
@@ -207,7 +205,7 @@ export class CommandHandler {
     if (Buffer.byteLength(JSON.stringify(data)) > limits.presence) throw new ProtocolError("presence_too_large", `presence data is at most ${limits.presence} bytes of JSON`);
     user.presence = data;
     const header: ServerHeader = { type: "presence", from: user.name, data, latency: user.latency };
-    this.context.broadcaster.publishPresence([...framesOf(header, [], limits.frame)]);
+    this.context.broadcaster.publishPresence(toFrames(header, [], limits.frame));
     ok();
   }
 

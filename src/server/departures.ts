@@ -14,7 +14,7 @@ import type { ServerConfig } from "./config.js";
 import { COMMON } from "./nodes.js";
 import type { Outbox } from "./outbox.js";
 import type { Session } from "./session.js";
-import { PORTS, type PortName } from "../protocol/index.js";
+import { PORTS, toFrames, type PortName } from "../protocol/index.js";
 import type { ServerSockets } from "./sockets.js";
 import { Throttle } from "./throttle.js";
 import type { User, Users, RemovalReason } from "./users.js";
@@ -33,7 +33,7 @@ export interface DepartureDeps {
   session: Session;
   users: Users;
   broadcaster: Broadcaster;
-  outboxes: Outbox[];
+  outboxes: { command: Outbox; publisher: Outbox; ttl: Outbox };
   sockets: ServerSockets;
   publishUsers(): void;
   /** Bans a user's key for the kick ban. */
@@ -64,7 +64,7 @@ export class Departures {
     const { users, session, broadcaster, log } = this.deps;
     if (users.byRoutingId(user.routingId) !== user) return;
     users.remove(user);
-    for (const outbox of this.deps.outboxes) outbox.forget(user.routingId);
+    for (const outbox of Object.values(this.deps.outboxes)) outbox.forget(user.routingId);
     // First the cut, so that a user removed for cause does not even get the news of its removal.
     // A key that joined anew (replaced) keeps its connections: they are its own.
     if (FOR_CAUSE.has(reason)) this.cut(PORTS);
@@ -77,6 +77,22 @@ export class Departures {
   }
 
   /**
+   * Removes a user for cause with a `kicked` notice (PROTOCOL.md §8): by an admin
+   * (`by` is the admin's name: kicked), or by the server for doing what no honest
+   * client does (`by` is "curvehost": expelled, `why` says what). The notice goes
+   * first: the removal cuts the user's connections, and the socket it is on lets
+   * it out as it closes. The key is then refused for the kick ban.
+   */
+  kick(user: User, by: string, why?: string): void {
+    const reason: RemovalReason = why === undefined ? "kicked" : "expelled";
+    if (why !== undefined) this.deps.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: why }, "user expelled");
+    const notice = toFrames({ type: "kicked", by }, [], this.deps.config.limits.frame);
+    this.deps.outboxes.command.send(user.routingId, notice, notice[0]!.length);
+    this.deps.ban(user);
+    this.remove(user, reason);
+  }
+
+  /**
    * A joined key completed a second subscriber handshake: one user, one
    * subscriber connection. The subscriber port is cut (sharing the interval's
    * cut) so that one reconnects; a key that keeps doing it is expelled.
@@ -86,11 +102,8 @@ export class Departures {
     const times = (this.duplicates.get(user.publicKey) ?? []).filter((time) => now - time < DUPLICATE_WINDOW_MS);
     times.push(now);
     this.duplicates.set(user.publicKey, times);
-    if (times.length > DUPLICATES_ALLOWED) {
-      this.deps.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: "subscriber connections" }, "user expelled: it keeps opening subscriber connections");
-      this.deps.ban(user);
-      this.remove(user, "expelled");
-    } else this.subscriberCuts.request();
+    if (times.length > DUPLICATES_ALLOWED) this.kick(user, "curvehost", "it keeps opening subscriber connections");
+    else this.subscriberCuts.request();
   }
 
   /** After a restart: nodes of users who have not rejoined within the timeout go back to common. */

@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { AllowlistWatcher, KeyStore, fingerprint } from "../keys/index.js";
-import { Assembler, decodeRequest, toFrames, type Decoded, type RequestPort, type WireFailure } from "../protocol/index.js";
+import { Assembler, decodeRequest, type Decoded, type RequestPort, type WireFailure } from "../protocol/index.js";
 import { Admission } from "./admission.js";
 import { Broadcaster } from "./broadcast.js";
 import { CommandHandler } from "./commands.js";
@@ -189,7 +189,7 @@ export class Server extends EventEmitter<ServerEvents> {
       session,
       users: this.users,
       broadcaster,
-      outboxes: Object.values(outboxes),
+      outboxes,
       sockets,
       publishUsers: () => usersEvents.request(),
       ban: (user) => admission.ban(user),
@@ -206,7 +206,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.pinger = new Pinger(this.serverContext);
     handlers.command = (id, user, message) => commands.handle(id, user, message as Received<"command">);
     handlers.publisher = (id, _user, message) => handleCommit(this.serverContext!, id, message as Received<"publisher">);
-    handlers.ttl = (id, _user, message) => this.pinger!.handlePong(id, message as Received<"ttl">);
+    handlers.ttl = (_id, user, message) => this.pinger!.handlePong(user, message as Received<"ttl">);
     for (const port of ["command", "publisher", "ttl"] as const) this.receive(port, sockets.get(port), handlers[port]!);
     this.pinger.start();
     log.info(
@@ -247,18 +247,9 @@ export class Server extends EventEmitter<ServerEvents> {
     });
   }
 
-  /**
-   * Removes a user who did what no honest client does (broke the protocol, left
-   * its replies unread past the bound), and refuses its key for the kick ban.
-   */
+  /** Removes a user who did what no honest client does (broke the protocol, left its replies unread past the bound). */
   private expel(user: User, what: string): void {
-    const context = this.serverContext!;
-    this.log.warn({ event: "expelled", user: user.name, fingerprint: user.fingerprint, reason: what }, "user expelled");
-    // The notice first: the removal cuts the user's connections (PROTOCOL.md §8).
-    const notice = toFrames({ type: "kicked", by: "curvehost" }, [], this.config.limits.frame);
-    context.outboxes.command.send(user.routingId, notice, notice[0]!.length);
-    context.admission.ban(user);
-    context.departures.remove(user, "expelled");
+    this.serverContext!.departures.kick(user, "curvehost", what);
   }
 
   /** Graceful stop: users told (`session` closing), journal flushed, sockets closed. */

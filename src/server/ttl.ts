@@ -6,6 +6,7 @@
  */
 import { toFrames, type Decoded, type WireFailure } from "../protocol/index.js";
 import type { ServerContext } from "./context.js";
+import type { User } from "./users.js";
 
 export class Pinger {
   private timer: NodeJS.Timeout | undefined;
@@ -23,8 +24,7 @@ export class Pinger {
     clearInterval(this.timer);
   }
 
-  handlePong(routingId: Buffer, decoded: Decoded<"ttl"> | { ok: false; error: WireFailure }): void {
-    const user = this.context.users.byRoutingId(routingId);
+  handlePong(user: User | undefined, decoded: Decoded<"ttl"> | { ok: false; error: WireFailure }): void {
     if (!user || !decoded.ok) return; // nothing is answered on the ttl port
     const now = Date.now();
     user.lastPong = now;

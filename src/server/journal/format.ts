@@ -42,24 +42,10 @@ export function encodeRecord(record: JournalRecord): Buffer {
   return out;
 }
 
-export type ReadResult = { record: JournalRecord; next: number } | { error: string };
-
 /** A record's length and checksum come before its body. */
 export const RECORD_PREFIX = PREFIX;
 /** The smallest body: a seq, a header length and a frame count. */
 export const MIN_BODY = 16;
-
-/** Reads the record at `offset`; every length is checked against the bytes that are there. */
-export function readRecord(data: Buffer, offset: number): ReadResult {
-  if (offset + PREFIX > data.length) return { error: "a record header is cut short" };
-  const length = data.readUInt32BE(offset);
-  const end = offset + PREFIX + length;
-  if (length < MIN_BODY || end > data.length) return { error: "a record is cut short" };
-  const body = data.subarray(offset + PREFIX, end);
-  if (crc32(body) !== data.readUInt32BE(offset + 4)) return { error: "a record fails its checksum" };
-  const parsed = parseBody(body);
-  return "error" in parsed ? parsed : { record: parsed, next: end };
-}
 
 /**
  * Parses a record's body, whose checksum has been checked. Frames are copied out of `body`,
@@ -90,8 +76,4 @@ export function parseBody(body: Buffer, { own = false } = {}): JournalRecord | {
   } catch {
     return { error: "a record does not parse" };
   }
-}
-
-export function hasMagic(data: Buffer, magic: Buffer): boolean {
-  return data.length >= magic.length && data.subarray(0, magic.length).equals(magic);
 }

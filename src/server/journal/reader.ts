@@ -24,8 +24,6 @@ export class RecordReader {
   /** The file offsets the window holds: [start, end). */
   private start = 0;
   private end = 0;
-  /** Bytes read from the file so far: the work done. */
-  bytesRead = 0;
 
   private constructor(
     private readonly handle: fs.FileHandle,
@@ -73,7 +71,6 @@ export class RecordReader {
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    this.bytesRead += got;
     return got;
   }
 

@@ -15,13 +15,13 @@
  * taken to hold a later record, which refuses the start and leaves --repair to the host rather
  * than cut anything unasked. Work: one read of the tail, plus at most the budget.
  */
+import { MIN_BODY, RECORD_PREFIX } from "./format.js";
 import type { RecordReader } from "./reader.js";
 
 const SCAN_CHUNK = 4 << 20;
 /** The bytes from a record's start that the pass looks at: length, checksum, seq, header length, the header's first byte. */
 const LOOK = 21;
-/** The smallest record: prefix (8) and the smallest body (16). */
-const MIN_RECORD = 24;
+const MIN_RECORD = RECORD_PREFIX + MIN_BODY;
 const BUDGET_FACTOR = 4;
 const BUDGET_FLOOR = 64 << 20;
 /** What JSON may open with before an object or array: whitespace, "{", "[". */
@@ -57,7 +57,7 @@ export async function laterRecordMayFollow(reader: RecordReader, from: number, l
       }
       // The bytes by hand, not readUInt32BE: three times faster in this loop, which sees every offset.
       const length = u32(chunk, i);
-      if (length < 16 || length > room - i) continue;
+      if (length < MIN_BODY || length > room - i) continue;
       const seq = u32(chunk, i + 8) * 2 ** 32 + u32(chunk, i + 12);
       if (seq <= lastSeq || seq > highestSeq) continue;
       const headerLength = u32(chunk, i + 16);
