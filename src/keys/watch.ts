@@ -292,7 +292,9 @@ export class AllowlistWatcher {
   /** The stats of the secret, the folders and every key file, which any change alters. */
   private async statSignature(): Promise<string> {
     const { serverSecretFile, dir, allowedDir, revokedDir } = this.store;
-    const parts = await Promise.all([serverSecretFile, dir, allowedDir, revokedDir].map(statLine));
+    // The store folder by what it is and its mode only: the server writes seen.json in it
+    // (admission.ts), which changes its times but no key.
+    const parts = await Promise.all([statLine(serverSecretFile), statLine(dir, "identity"), statLine(allowedDir), statLine(revokedDir)]);
     for (const folder of [allowedDir, revokedDir]) {
       const names = await fs.readdir(folder).catch(() => [] as string[]);
       for (const name of names.sort()) parts.push(`${name} ${await statLine(path.join(folder, name))}`);
@@ -306,9 +308,11 @@ function describe(allowlist: Allowlist, problems: string[]): string {
   return JSON.stringify([allowlist.entries(), allowlist.revokedEntries(), problems]);
 }
 
-async function statLine(file: string): Promise<string> {
+/** A file's stats as a line: every one a write changes, or with "identity" only its inode and mode. */
+async function statLine(file: string, only?: "identity"): Promise<string> {
   try {
     const stat = await fs.stat(file);
+    if (only === "identity") return `${stat.ino} ${stat.mode}`;
     return `${stat.ino} ${stat.mode} ${stat.size} ${stat.mtimeMs} ${stat.ctimeMs}`;
   } catch (error) {
     return codeOf(error);

@@ -223,6 +223,19 @@ test("polled, as on a network file system, the watcher sees allow, an edit in pl
   t.pass();
 });
 
+// The server writes seen.json in the store folder after joins (admission.ts): polled, that changed the
+// folder's times, and every write made the watcher read the whole allowlist again and announce it.
+test("polled, the watcher takes the server's seen.json written beside the key folders for no change", async (t) => {
+  const store = await newStore(t);
+  const { seen, until } = await watch(t, store, { events: false, pollMs: 50 });
+  const seenFile = path.join(store.dir, "seen.json");
+  await fs.writeFile(`${seenFile}.tmp`, "{}");
+  await fs.rename(`${seenFile}.tmp`, seenFile);
+  // Six polls or more: none of them may take it for a change.
+  await t.throwsAsync(until("a change", () => seen.changes.length > 0, 300));
+  t.deepEqual(seen.changes, []);
+});
+
 test("a key folder replaced, and the whole store replaced, are read and then watched anew", async (t) => {
   const store = await newStore(t);
   const [ann, bob, carl, dan] = await Promise.all([1, 2, 3, 4].map(() => generateKeyPair()));
