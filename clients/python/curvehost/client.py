@@ -128,7 +128,7 @@ class Client:
         try:
             # Not immediate: libzmq would drop, with a broken connection, the replies received
             # and not yet read, and the server never sends a reply twice (transport.Link).
-            socket = curve_socket(self._context, zmq.DEALER, self._curve, self._routing_id, self.timeout)
+            socket = curve_socket(self._context, zmq.DEALER, self._curve, self._routing_id)
             self._command = Channel(socket, self._address(COMMAND), protocol_1_is_fatal=True)
             self._command_watch = Watch(socket, self._command.address)
             self._command_link = Link(self._command, self._command_watch, self.timeout, self._frame)
@@ -212,7 +212,7 @@ class Client:
     def _connect_session_ports(self):
         # Immediate: what libzmq still held for a broken connection goes with it, so that the
         # commits sent again keep their order (transport.Link).
-        publisher = curve_socket(self._context, zmq.DEALER, self._curve, self._routing_id, self.timeout, immediate=True)
+        publisher = curve_socket(self._context, zmq.DEALER, self._curve, self._routing_id, immediate=True)
         self._publisher = Channel(publisher, self._address(PUBLISHER))
         publisher_watch = Watch(publisher, self._publisher.address)
         self._publisher_link = Link(self._publisher, publisher_watch, self.timeout, self._frame)
@@ -242,8 +242,7 @@ class Client:
             self._subscriber_watch.read()
             self._publisher_link.update()
             for watch in watches:
-                if watch.refused:
-                    raise ConnectError(watch.problem(self.timeout))
+                self._check_refused(watch)
             if all(watch.handshakes for watch in watches) and self._pinger.ready:
                 return
             if time.monotonic() >= deadline:
@@ -393,13 +392,15 @@ class Client:
         self._publisher_link.update()
         self._check_refused(self._subscriber_watch)
         self._check_refused(self._publisher_link.watch)
+        events = False
         for _ in range(BATCH):
             message = self._subscriber.receive()
             if message is None:
                 break
             self._inbox.append(message)
-            if message.header.get("type") != "presence":
-                self._last_event_at = time.monotonic()
+            events = events or message.header.get("type") != "presence"
+        if events:
+            self._last_event_at = time.monotonic()
         for _ in range(BATCH):
             message = self._publisher.receive()
             if message is None:

@@ -80,13 +80,18 @@ def error(message):
     )
 
 
-def rejected(message):
-    """A `rejected` commit, as poll() returns it."""
+def _refusal(message, **head):
+    """An error the server sent, as poll() returns it: `head`, then its code, message and id if any."""
     failure = error(message)
-    event = {"type": "rejected", "ref": ref_of(message.header), "code": failure.code, "message": failure.message}
+    event = dict(head, code=failure.code, message=failure.message)
     if failure.id is not None:
         event["id"] = failure.id
     return event
+
+
+def rejected(message):
+    """A `rejected` commit, as poll() returns it."""
+    return _refusal(message, type="rejected", ref=ref_of(message.header))
 
 
 def hello(message):
@@ -142,11 +147,7 @@ def outcome(message, ref, request):
     """
     header = message.header
     if header["type"] == "error":
-        failure = error(message)
-        event = {"type": "refused", "ref": ref, "request": request, "code": failure.code, "message": failure.message}
-        if failure.id is not None:
-            event["id"] = failure.id
-        return event
+        return _refusal(message, type="refused", ref=ref, request=request)
     if header["type"] == "users":
         return {"type": "reply", "ref": ref, "request": request, "users": users_reply(message)}
     return {"type": "reply", "ref": ref, "request": request, "seq": ok(message)}

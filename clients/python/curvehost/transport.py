@@ -62,7 +62,7 @@ def explain(address, timeout, connected, handshakes, refused):
     return unreachable(address)
 
 
-def curve_socket(context, kind, curve, routing_id=None, send_timeout=None, immediate=False):
+def curve_socket(context, kind, curve, routing_id=None, immediate=False):
     """A socket that talks CURVE to the server with the client's keys, and nothing else.
 
     linger 0: a client that closes does not hang on messages to a server that is gone.
@@ -83,8 +83,6 @@ def curve_socket(context, kind, curve, routing_id=None, send_timeout=None, immed
     socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
     if routing_id is not None:
         socket.setsockopt(zmq.ROUTING_ID, routing_id)
-    if send_timeout is not None:
-        socket.setsockopt(zmq.SNDTIMEO, max(1, int(send_timeout * 1000)))
     if kind == zmq.SUB:
         socket.setsockopt(zmq.SUBSCRIBE, b"")
     return socket
@@ -159,18 +157,6 @@ class Channel:
         self._reassembler = wire.Reassembler()
         # Frames received so far: a long reply in pieces is progress, not silence.
         self.frames = 0
-
-    def send(self, header, body=b"", frame=wire.DEFAULT_FRAME):
-        """Sends one message, in pieces if it is larger than `frame` bytes.
-
-        The socket's send timeout bounds each frame; ConnectError when the server does not
-        take them (its connection is gone or it stopped reading).
-        """
-        for piece in wire.encode(header, body, frame):
-            try:
-                self.socket.send(piece, copy=False)
-            except zmq.Again:
-                raise ConnectError("Cannot send to %s: the server does not take what this client sends." % self.address) from None
 
     def receive(self):
         """The next whole message that has arrived, or None; never blocks.

@@ -47,7 +47,6 @@ class FakeServer:
         self.drop_next = 0  # sequenced events to journal without publishing (a gap)
         self.reject = None  # (code, message, id) for the next commit
         self.lose_commits = 0  # commits to take as lost in a cut: neither applied nor answered
-        self.lose_requests = 0  # command requests to take as lost in a cut
         self.seen = {}  # routing id -> refs carried out in this join (requests and accepted commits)
         self.repeats = []  # (port, ref) of what was sent again and dropped
         self.timeout_ms = 5000
@@ -89,10 +88,6 @@ class FakeServer:
             self.command, self.pub, self.publisher, self.ttl = sockets
             return
         raise RuntimeError("no four free ports")
-
-    def rebind_pub(self):
-        """Replaces the PUB socket, as the real server does when a user is removed (§8)."""
-        self.cut(("pub",))
 
     def cut(self, names=("command", "pub", "publisher", "ttl"), rebind=True):
         """Replaces these sockets, closing every connection on them, as the real server does
@@ -164,9 +159,6 @@ class FakeServer:
                 if message is None:
                     continue
                 if socket is self.command:
-                    if self.lose_requests and rid in self.bound:
-                        self.lose_requests -= 1
-                        continue
                     self._command(rid, *message)
                 elif socket is self.publisher:
                     if self.lose_commits and rid in self.bound:

@@ -244,7 +244,7 @@ class KeepingInStep(Fixture):
 
         def replace(server):
             server.ping_seq = 0  # the pings do not give it away: only the reconnection can
-            server.rebind_pub()
+            server.cut(("pub",))  # as the real server replaces its PUB when a user is removed (§8)
             server.put("bob", "while nobody listened", b"1")
 
         self.server.call(replace)
