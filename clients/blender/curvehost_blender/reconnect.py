@@ -32,7 +32,6 @@ class Attempt(threading.Thread):
 def copy_replica(curvehost, replica):
     """A replica of the same state whose nodes, users and presence the copy's owner may change."""
     copy = curvehost.Replica()
-    copy.seq, copy.state, copy.users = replica.seq, replica.state, list(replica.users)
-    copy.presence = dict(replica.presence)
-    copy.nodes = {nid: curvehost.Node(n.id, n.owner, n.kind, list(n.deps), list(n.parts)) for nid, n in replica.nodes.items()}
+    copy.load(replica.seq, [(n.id, n.owner, n.kind, n.deps, n.parts) for n in replica.nodes.values()])
+    copy.state, copy.users, copy.presence = replica.state, list(replica.users), dict(replica.presence)
     return copy

@@ -50,6 +50,7 @@ class Session:
         self.parts = {}  # node id → how many parts (base and deltas) that data has
         self.in_flight = {}  # commit ref → {node id: (stamp the server will have, parts, or None for a full)}
         self.messages = collections.deque(maxlen=50)
+        self.reported = 0  # messages reported so far, the ones the deque has let go of included
         self.status = "connecting"
         self.closed = False
         self._next_try = 0.0
@@ -147,27 +148,40 @@ class Session:
     # ---- the loop ----
 
     def tick(self, timeout=0.0):
-        """Sends local changes and applies received ones; waits up to `timeout` s for events."""
+        """Sends local changes and applies received ones; waits up to `timeout` s for events.
+
+        Returns whether anything the panel or the viewport shows may have changed: events came
+        (others' edits, presence, rights, users), or the status or the messages did.
+        """
+        before = (self.status, self.reported)
+        events = self._tick(timeout)
+        return bool(events) or (self.status, self.reported) != before
+
+    def _tick(self, timeout):
+        """One tick; returns the events it applied."""
         if self.closed:
-            return
+            return []
+        events = []
         try:
             self.outbox.collect()
             if self.client.lost:
                 if self.status == "connected":
                     self.status = f"connection lost ({self.client.lost}); reconnecting"
                 self._reconnect_if_due()
-                return
-            self._handle(self.client.poll(timeout))
+                return events
+            events = self.client.poll(timeout)
+            self._handle(events)
             if self.closed or self.client.lost:
-                return
+                return events
             self.outbox.flush()
             self.rights.update()
             self.presence_sender.update()
         except Exception as error:  # never let a session error take Blender down
             if self.client is not None and self.client.lost:
-                return
+                return events
             self.report(f"error: {error}")
             traceback.print_exc(file=sys.stderr)
+        return events
 
     def _handle(self, events):
         to_apply, patches = [], []
@@ -270,6 +284,7 @@ class Session:
 
     def report(self, message):
         self.messages.append(message)
+        self.reported += 1
         print(f"curvehost: {message}", file=sys.stderr)
 
     def view_layer(self):

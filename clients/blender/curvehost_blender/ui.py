@@ -20,11 +20,11 @@ def _tick():
     session = _session
     if session is None:
         return None
-    session.tick()
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type in ("VIEW_3D", "PROPERTIES"):
-                area.tag_redraw()
+    if session.tick():  # redrawn only when something shown may have changed, not 50 times a second
+        for window in bpy.context.window_manager.windows:
+            for area in window.screen.areas:
+                if area.type in ("VIEW_3D", "PROPERTIES"):
+                    area.tag_redraw()
     return None if session.closed else TICK_SECONDS
 
 
