@@ -282,3 +282,24 @@ test.serial("a flood of refused handshakes from one address logs a line, then co
   const lines = server.logs.filter((line) => line.event === "handshake_refused");
   t.true(lines.length <= 2, `${lines.length} lines for 100 refused handshakes (and their retries)`);
 });
+
+// One user, one subscriber connection (PROTOCOL.md §8): a second one cuts the port, and a key that
+// keeps opening them is expelled, with the `kicked` notice every expelled user gets.
+test.serial("a key that keeps opening subscriber connections is expelled, told so, and cut off", async (t) => {
+  t.timeout(60_000);
+  const server = await startServer(t);
+  const { alice, bob } = await honest(server);
+  const keys = await server.allow("hydra");
+  const hydra = await server.client("hydra", { keys });
+  await hydra.join();
+  await hydra.sync();
+  const kicked = nextEvent<[string]>(hydra, "kicked", () => true, 20_000);
+  const expelled = nextEvent(server.server, "departure", (name: string, reason: string) => name === "hydra" && reason === "expelled", 20_000);
+  const extra = Array.from({ length: 5 }, () => rawPeer(server.config.port, 1, { serverPublicKey: server.server.publicKey, ...keys }));
+  t.teardown(() => extra.forEach((socket) => socket.close()));
+  attacks.count(extra.length);
+  await expelled;
+  t.deepEqual(await kicked, ["curvehost"]);
+  t.truthy(server.logs.find((line) => line.event === "expelled" && /subscriber connections/.test(line.reason)));
+  await honestRoundTrip(t, alice, bob, "after-hydra");
+});
