@@ -18,8 +18,10 @@ export interface RunningParser {
  * each positional once more as "--NAME VALUE"), and about one Z85 key in 85 starts with "-". So
  * operands are marked with a NUL, which no real argument can hold, before yargs sees them, and
  * unmarked by `unmarkOperands` once it has put them in place: every argument after "--", and
- * before it every argument that is a 40-character key and does not read as a long option
- * ("--name" or "--name=...", the only options curvehost has).
+ * before it every argument that cannot be an option. curvehost's options are all long ("--name"
+ * or "--name=..."), so that is any argument with a single leading "-" (a key, or a mistyped
+ * one: it then gets the refusal a bad key gets), and a 40-character key that starts with "--"
+ * without reading as a long option.
  */
 const OPERAND = "\u0000";
 
@@ -27,7 +29,8 @@ export function markOperands(args: readonly string[]): string[] {
   const end = args.indexOf("--");
   const before = end < 0 ? args : args.slice(0, end);
   const after = end < 0 ? [] : args.slice(end + 1);
-  const isOperand = (arg: string) => arg.startsWith("-") && isZ85Key(arg) && !/^--[a-z][a-z-]*(=|$)/.test(arg);
+  const isOperand = (arg: string) =>
+    arg.startsWith("-") && arg !== "-" && (!arg.startsWith("--") || (isZ85Key(arg) && !/^--[a-z][a-z-]*(=|$)/.test(arg)));
   return [...before.map((arg) => (isOperand(arg) ? OPERAND + arg : arg)), ...after.map((arg) => OPERAND + arg)];
 }
 

@@ -142,11 +142,13 @@ test.serial("no error repeats a secret key: a broken key file is named by file a
     await runCli(["allow", "carol", `${secret}x`], { cwd }), // one character too many
     await runCli(["allow", secret, "carol"], { cwd }), // arguments swapped
     await runCli(["allow", "carol", "me/alice.key", secret], { cwd }), // one argument too many
+    await runCli(["allow", "carol", `-${secret}`], { cwd }), // one character too many, and a leading "-" (as 1 key in 85 has)
   ];
   oneSentenceError(t, results[0]!, new RegExp(`alice\\.key_secret is not a certificate: its line ${line} is not "name = value"\\.`));
   oneSentenceError(t, results[1]!, /The KEY given \(41 characters\) is neither a 40-character Z85 public key nor a key file\./);
   oneSentenceError(t, results[2]!, /A 40-character key was given where a name belongs: give the name first, then the key\./);
   oneSentenceError(t, results[3]!, /Unknown argument: \(a key\)/);
+  oneSentenceError(t, results[4]!, /The KEY given \(41 characters\) is neither a 40-character Z85 public key nor a key file\./);
   // A secret certificate dropped into allowed/ by hand, broken the same way: reported without its secret.
   await fs.copyFile(secretFile, path.join(keys, "allowed", "alice.key"));
   const listed = await runCli(["keys"], { cwd });
