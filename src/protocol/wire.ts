@@ -73,14 +73,15 @@ function frameOf(head: Buffer, capacityUsed: number, cursor: BodyCursor): Buffer
  * `frameBytes`, else the header with `size` and as much body as fits, then
  * `more` pieces. A long reply is thus never copied whole ahead of its sending.
  */
-export function* framesOf(header: Header, body: Body, frameBytes: number): Generator<Buffer, void, undefined> {
+export function framesOf(header: Header, body: Body, frameBytes: number): Iterable<Buffer> {
+  const frame = wholeFrame(JSON.stringify(header), "", body, frameBytes);
+  return frame ? [frame] : piecesOf(header, body, frameBytes);
+}
+
+/** A message larger than a frame, in pieces (PROTOCOL.md §2). */
+function* piecesOf(header: Header, body: Body, frameBytes: number): Generator<Buffer, void, undefined> {
   const total = bodyLength(body);
   const cursor = new BodyCursor(body);
-  const whole = Buffer.from(JSON.stringify(header));
-  if (whole.length + 1 + total <= frameBytes) {
-    yield frameOf(whole, total, cursor);
-    return;
-  }
   const first = Buffer.from(JSON.stringify({ ...header, size: total }));
   let sent = Math.min(total, frameBytes - first.length - 1);
   if (sent <= 0) throw new RangeError(`a ${String(header["type"])} header of ${first.length} bytes does not fit in a frame of ${frameBytes}`);
@@ -100,15 +101,35 @@ export function messageBytes(header: Header, body: Body = []): number {
 
 /** Every frame of a message at once, for messages known to be small or wanted whole. */
 export function toFrames(header: Header, body: Body = [], frameBytes: number): Buffer[] {
-  // A message that fits in one frame (every event at a few hundred a second) without the generator's machinery.
-  const head = Buffer.from(JSON.stringify(header));
-  const length = head.length + 1 + bodyLength(body);
-  if (length > frameBytes) return [...framesOf(header, body, frameBytes)];
+  return [...framesOf(header, body, frameBytes)];
+}
+
+/**
+ * A message whose body is JSON text (a manifest, PROTOCOL.md §2) then `parts`,
+ * in frames; the text's length in bytes goes into the header's `lengthField`.
+ */
+export function toFramesWithText(header: Header, lengthField: string, text: string, parts: Body, frameBytes: number): Buffer[] {
+  const textBytes = Buffer.byteLength(text);
+  header[lengthField] = textBytes;
+  const frame = wholeFrame(JSON.stringify(header), text, parts, frameBytes, textBytes);
+  return frame ? [frame] : [...piecesOf(header, [Buffer.from(text), ...parts], frameBytes)];
+}
+
+/**
+ * The one frame of a message that fits in `frameBytes` (every event at a few
+ * hundred a second), written straight from its JSON texts into one buffer:
+ * no generator, no intermediate buffer per text. Null when it does not fit.
+ */
+function wholeFrame(headerText: string, bodyText: string, parts: Body, frameBytes: number, bodyTextBytes = Buffer.byteLength(bodyText)): Buffer | null {
+  const headerBytes = Buffer.byteLength(headerText);
+  const length = headerBytes + 1 + bodyTextBytes + bodyLength(parts);
+  if (length > frameBytes) return null;
   const frame = Buffer.allocUnsafe(length);
-  let at = head.copy(frame, 0);
+  let at = frame.write(headerText, 0);
   frame[at++] = NEWLINE;
-  for (const part of body) at += part.copy(frame, at);
-  return [frame];
+  if (bodyTextBytes > 0) at += frame.write(bodyText, at);
+  for (const part of parts) at += part.copy(frame, at);
+  return frame;
 }
 
 // ---- receiving -------------------------------------------------------------
