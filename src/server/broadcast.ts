@@ -28,6 +28,8 @@ interface Waiting {
 }
 
 const SETTLED = Promise.resolve();
+/** A send to the PUB fails only when the socket closed meanwhile: every subscriber then resyncs on reconnect. */
+const ignore = () => {};
 
 export class Broadcaster {
   /**
@@ -133,7 +135,7 @@ export class Broadcaster {
    */
   private sendToSubscribers(frames: Buffer[]): void {
     if (this.out.closed) return; // replaced while a publication waited; every subscriber resyncs on reconnect
-    for (const frame of frames) this.out.send(frame).catch(() => {});
+    for (const frame of frames) this.out.send(frame).catch(ignore);
   }
 
   /** Published events after `since`, exactly as they went out; null when some are no longer held. */

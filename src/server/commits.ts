@@ -1,14 +1,14 @@
 /**
- * The publisher port: commits from joined users. A routing id no join has bound
- * gets nothing back at all; a refused commit gets `rejected`; an accepted one is
- * published, and the committer's own copy coming back is its acknowledgement.
+ * The publisher port: commits from joined users (a routing id no join has bound
+ * gets nothing back at all: the server's receive loop drops its messages); a
+ * refused commit gets `rejected`; an accepted one is published, and the
+ * committer's own copy coming back is its acknowledgement.
  */
 import { ProtocolError, messageBytes, toFrames, type Decoded, type ServerHeader, type WireFailure } from "../protocol/index.js";
 import type { ServerContext } from "./context.js";
+import type { User } from "./users.js";
 
-export function handleCommit(context: ServerContext, routingId: Buffer, decoded: Decoded<"publisher"> | { ok: false; error: WireFailure }): void {
-  const user = context.users.byRoutingId(routingId);
-  if (!user) return; // the inbox logs messages from routing ids no join has bound
+export function handleCommit(context: ServerContext, routingId: Buffer, user: User, decoded: Decoded<"publisher"> | { ok: false; error: WireFailure }): void {
   const reject = (failure: { ref?: string | number | undefined; code: string; message: string; id?: string | undefined }) => {
     const header: ServerHeader = { type: "rejected", code: failure.code, message: failure.message };
     if (failure.ref !== undefined) header.ref = failure.ref;

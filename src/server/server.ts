@@ -205,7 +205,8 @@ export class Server extends EventEmitter<ServerEvents> {
     const commands = await CommandHandler.create(this.serverContext);
     this.pinger = new Pinger(this.serverContext);
     handlers.command = (id, user, message) => commands.handle(id, user, message as Received<"command">);
-    handlers.publisher = (id, _user, message) => handleCommit(this.serverContext!, id, message as Received<"publisher">);
+    // receive() passes on the publisher port only what a joined user sent (an unbound routing id gets nothing back).
+    handlers.publisher = (id, user, message) => handleCommit(this.serverContext!, id, user!, message as Received<"publisher">);
     handlers.ttl = (_id, user, message) => this.pinger!.handlePong(user, message as Received<"ttl">);
     for (const port of ["command", "publisher", "ttl"] as const) this.receive(port, sockets.get(port), handlers[port]!);
     this.pinger.start();
