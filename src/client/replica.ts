@@ -30,8 +30,16 @@ export class Replica {
       case "commit":
         for (const entry of event.nodes) {
           const node = this.nodes.get(entry.id);
-          const parts = node && entry.mode === "delta" ? [...node.parts, entry.data] : [entry.data];
-          this.nodes.set(entry.id, { id: entry.id, owner: entry.owner, kind: entry.kind, deps: entry.deps ?? node?.deps ?? [], parts });
+          if (!node) {
+            this.nodes.set(entry.id, { id: entry.id, owner: entry.owner, kind: entry.kind, deps: entry.deps ?? [], parts: [entry.data] });
+            continue;
+          }
+          // Changed in place: a node edited again and again (a drag) makes no new object per event.
+          if (entry.mode === "delta") node.parts.push(entry.data);
+          else node.parts = [entry.data];
+          node.owner = entry.owner;
+          node.kind = entry.kind;
+          if (entry.deps) node.deps = entry.deps;
         }
         break;
       case "rights":

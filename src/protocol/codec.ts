@@ -156,6 +156,35 @@ function readCommitNodes(body: Buffer, manifestLength: number, limits: Limits): 
   return nodes;
 }
 
+const eventEntryCheck = compile(eventEntry);
+
+/**
+ * A commit event's nodes (PROTOCOL.md §6): the same checks and refusals as
+ * readNodes, without its callbacks and intermediate arrays, since every event a
+ * client reads takes this path.
+ */
+function readEventNodes(body: Buffer, manifestLength: number): EventNode[] {
+  if (manifestLength > body.length) throw new ProtocolError("bad_request", "the manifest is longer than the body");
+  const raw = readArray(body.subarray(0, manifestLength), "the manifest");
+  const nodes: EventNode[] = new Array(raw.length);
+  for (let index = 0; index < raw.length; index++) {
+    let entry = eventEntryCheck ? eventEntryCheck(raw[index]) : UNSURE;
+    if (entry === UNSURE) entry = parseWith(eventEntry, raw[index], `the manifest [${index}]`);
+    nodes[index] = entry as EventNode;
+  }
+  let at = manifestLength;
+  for (const node of nodes) {
+    const length = node.size;
+    if (at + length > body.length) throw new ProtocolError("bad_request", "the manifest's sizes run past the body");
+    const part = body.subarray(at, at + length);
+    at += length;
+    // A small node must not keep a large frame alive: copy parts under half the body.
+    node.data = length * 2 < body.length ? Buffer.from(part) : part;
+  }
+  if (at !== body.length) throw new ProtocolError("bad_request", "the manifest's sizes do not add up to the body");
+  return nodes;
+}
+
 // ---- requests (server side) ---------------------------------------------------
 
 export type Decoded<P extends RequestPort> = { ok: true; request: Request<P> } | { ok: false; error: WireFailure };
@@ -231,9 +260,7 @@ export function decodeServerMessage(message: Message): ServerMessage {
       decoded["nodes"] = parseWith(catalogEntries, readArray(body, "the catalog"), "the catalog");
       break;
     case "nodes":
-      decoded["nodes"] = readNodes(body, decoded["manifest"] as number, (raw, i) => parseWith(eventEntry, raw, `the manifest [${i}]`), (entry) => [entry.size]).map(
-        ({ entry, parts }): EventNode => ({ ...entry, data: parts[0]! }),
-      );
+      decoded["nodes"] = readEventNodes(body, decoded["manifest"] as number);
       break;
     case "fetched":
       decoded["nodes"] = readNodes(
