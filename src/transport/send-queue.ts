@@ -10,13 +10,24 @@
  * without first asking libzmq for the socket's events (a poll system call per
  * send). Only when libzmq reports EAGAIN (the peer's queue is full, or no peer
  * yet) does one send wait for room, with the timeout lifted for it alone.
+ *
+ * One loop sends the queue rather than a promise chained per message: a chain
+ * cost several promises a message, which showed in a writer's profile at
+ * thousands of commits a second (BENCHMARKS.md, fan-out).
  */
 import type * as zmq from "zeromq";
 
 type WritableSocket = zmq.Writable & { sendTimeout: number; readonly closed: boolean };
 
+interface Queued {
+  frames: Iterator<Buffer>;
+  sent: () => void;
+  failed: (error: unknown) => void;
+}
+
 export class SendQueue {
-  private tail: Promise<void> = Promise.resolve();
+  private readonly queue: Queued[] = [];
+  private sending = false;
 
   constructor(private readonly socket: WritableSocket) {
     socket.sendTimeout = 0;
@@ -24,11 +35,26 @@ export class SendQueue {
 
   /** Sends every frame of one message, in order; resolves once libzmq has taken the last. */
   send(frames: Iterable<Buffer>): Promise<void> {
-    const sent = this.tail.then(async () => {
-      for (const frame of frames) await this.deliver(frame);
+    return new Promise<void>((sent, failed) => {
+      this.queue.push({ frames: frames[Symbol.iterator](), sent, failed });
+      if (!this.sending) void this.sendQueued();
     });
-    this.tail = sent.catch(() => {});
-    return sent;
+  }
+
+  /** Sends queued messages until none is left; a message that fails is rejected and the next one goes on. */
+  private async sendQueued(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0) {
+      const message = this.queue[0]!;
+      try {
+        for (let next = message.frames.next(); !next.done; next = message.frames.next()) await this.deliver(next.value);
+        message.sent();
+      } catch (error) {
+        message.failed(error);
+      }
+      this.queue.shift();
+    }
+    this.sending = false;
   }
 
   private async deliver(frame: Buffer): Promise<void> {
