@@ -34,6 +34,8 @@ test("every shared kind round-trips through its bytes, and hostile bytes are ref
   t.deepEqual(rebuilt.texture, { image: "painted", interpolation: "Closest", linked: true });
   rebuilt.painted.forEach((value: number, i: number) => t.true(Math.abs(value - i / 32) <= 1 / 255, `pixel ${i}: ${value}`));
   t.deepEqual(rebuilt["on disk"], [4, 2]);
+  t.deepEqual(rebuilt.colorspace, { painted: "sRGB", "on disk": "Non-Color", baked: "Non-Color" }, "a normal map stays Non-Color");
+  t.deepEqual(rebuilt.baked, [0, 0.0312, 0.0625, 0.0938, 0.125, 0.1562, 0.1875, 0.2188], "float pixels arrive as they were, not converted");
   t.deepEqual(rebuilt.text, ["hello curvehost", 0.1]);
   t.deepEqual(rebuilt.light, ["SPOT", 0.5]);
   t.is(rebuilt.lens, 85);

@@ -1,8 +1,9 @@
 /**
  * The Python package's own unit tests (clients/python/tests), run with Debian's python3:
  * the wire module (frames, pieces both ways at a small frame size, manifests, id lists,
- * malformed input), invites and keys, the replica, and the client against a fake server
- * that loses events, replaces its subscriber port, falls silent or sends junk on cue.
+ * malformed input), invites and keys, the replica, the transport's Link (order, sending
+ * again on a new connection, a burst's cost), and the client against a fake server that
+ * loses events, replaces its subscriber port, falls silent or sends junk on cue.
  */
 import test from "ava";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,7 @@ import { PYTHON } from "../helpers/python.js";
 import { runToEnd } from "../helpers/run.js";
 
 const PACKAGE = fileURLToPath(new URL("../../../clients/python", import.meta.url));
-const MODULES = ["test_wire", "test_invite", "test_replica", "test_client"];
+const MODULES = ["test_wire", "test_invite", "test_replica", "test_transport", "test_client"];
 
 test("the Python package's unit tests pass", async (t) => {
   t.timeout(100_000);

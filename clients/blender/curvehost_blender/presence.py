@@ -1,5 +1,5 @@
-"""Where this artist is (frame, selection, mode, view), sent at most PER_SECOND times a second
-when it changed (the server allows 30).
+"""Where this artist is (frame, selection, mode, view), looked at PER_SECOND times a second
+and sent when it changed (the server allows 30).
 
 Presence goes without waiting for the server's answer (the client's wait=False): at 10 a
 second on a 100 ms link, waiting would freeze Blender about a second every second. A refusal
@@ -37,14 +37,20 @@ class Presence:
     def __init__(self, session):
         self.session = session
         self.sent = None  # the data last sent, or None: the next update sends whatever it finds
+        # When it last looked, sent or not: reading the selection and the view 50 times a second
+        # to find nothing changed is work the ticks can skip.
         self.when = 0.0
         self.interval = 1.0 / PER_SECOND
+        self.colour = (None, None)  # (user name, its colour): the hash once per name
 
     def update(self):
         session = self.session
         now = time.monotonic()
         if now - self.when < self.interval:
             return
+        self.when = now
+        if self.colour[0] != session.name:
+            self.colour = (session.name, colour_of(session.name))
         registry = session.registry
         selection = [registry.id_of(obj, create=False) for obj in session.selected_objects()]
         active = session.view_layer().objects.active
@@ -54,12 +60,12 @@ class Presence:
             "active": registry.id_of(active, create=False) if active else None,
             "mode": bpy.context.mode,
             "view": view_of_window(),
-            "colour": colour_of(session.name),
+            "colour": self.colour[1],
         }
         if data == self.sent:
             return
         session.client.set_presence(data, wait=False)
-        self.sent, self.when = data, now
+        self.sent = data
 
     def refused(self, event):
         """The server refused a presence (through poll()): the others may not see the latest

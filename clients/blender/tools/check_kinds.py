@@ -35,13 +35,17 @@ def build_scene():
     image.filepath_raw, image.file_format = path, "PNG"
     image.save()
     on_disk = bpy.data.images.load(path)
-    on_disk.name = "on disk"
+    on_disk.name, on_disk.colorspace_settings.name = "on disk", "Non-Color"  # as a normal map is
     texture = tree.nodes.new("ShaderNodeTexImage")
     texture.name, texture.image, texture.interpolation = "Texture", image, "Closest"
     tree.links.new(texture.outputs["Color"], tree.nodes["Principled BSDF"].inputs["Base Color"])
     second = bpy.data.materials.new("Second")
     second.use_nodes = True
     second.node_tree.nodes.new("ShaderNodeTexImage").image = on_disk
+    baked = bpy.data.images.new("baked", 4, 2, alpha=True, float_buffer=True)
+    baked.colorspace_settings.name = "Non-Color"
+    baked.pixels[:] = [i / 32 for i in range(32)]
+    second.node_tree.nodes.new("ShaderNodeTexImage").image = baked
     cube.data.materials.append(second)
     bpy.ops.object.text_add(location=(0, 0, 3))
     text = bpy.context.object
@@ -119,6 +123,8 @@ def describe():
                     "linked": tree.nodes["Principled BSDF"].inputs["Base Color"].is_linked},
         "painted": r(bpy.data.images["painted"].pixels[:8]),
         "on disk": list(bpy.data.images["on disk"].size),
+        "baked": r(bpy.data.images["baked"].pixels[:8]),
+        "colorspace": {name: bpy.data.images[name].colorspace_settings.name for name in ("painted", "on disk", "baked")},
         "text": [bpy.data.objects["Title"].data.body, round(bpy.data.objects["Title"].data.extrude, 4)],
         "light": [bpy.data.objects["Light"].data.type, round(bpy.data.objects["Light"].data.spot_size, 4)],
         "lens": bpy.data.objects["Camera"].data.lens,

@@ -6,7 +6,7 @@ Kept apart from the session logic so that the client reads as requests and event
 that the ping thread can make its own socket with the same settings.
 """
 import time
-from collections import deque, namedtuple
+from collections import OrderedDict, deque, namedtuple
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
@@ -212,6 +212,9 @@ class Link:
         self._frame = frame  # () -> the frame size to cut messages at
         # ref -> [header, body, the connection it last went out on (0: none yet)], oldest first
         self.outstanding = {}
+        # The refs of `outstanding` that the connection up, or the next, has not carried yet, oldest
+        # first: a send or a read looks at these only, so K messages sent without waiting cost K.
+        self._unsent = OrderedDict()
         self._live = None  # the number of the connection known to be up, or None
         self._poller = zmq.Poller()
         self._poller.register(channel.socket, zmq.POLLOUT)
@@ -228,14 +231,17 @@ class Link:
         forgotten (the caller is told), and what was queued before it stays.
         """
         self.outstanding[ref] = [header, body, 0]
+        self._unsent[ref] = None
         try:
             self.update()
         except BaseException:
             self.outstanding.pop(ref, None)
+            self._unsent.pop(ref, None)
             raise
 
     def answered(self, ref):
         """The answer to `ref` came (or the caller gave up on it): it is not sent again."""
+        self._unsent.pop(ref, None)
         return self.outstanding.pop(ref, None) is not None
 
     def update(self):
@@ -249,22 +255,23 @@ class Link:
     def _note(self):
         watch = self.watch
         live = watch.handshakes if watch.up else None
-        if self._live is not None and live != self._live:
-            self.breaks.append(list(self.outstanding))
+        if live != self._live:
+            if self._live is not None:
+                self.breaks.append(list(self.outstanding))
+            if live is not None:  # a new connection has carried none of them
+                self._unsent = OrderedDict.fromkeys(self.outstanding)
         self._live = live
 
     def _flush(self):
-        for ref, entry in list(self.outstanding.items()):
-            connection = self._live
-            if connection is None:
-                return
-            if entry[2] == connection or ref not in self.outstanding:
-                continue
+        while self._unsent and self._live is not None:
+            ref = next(iter(self._unsent))
+            entry, connection = self.outstanding[ref], self._live
             if not self._send(entry[0], entry[1], connection):
                 return  # the connection went meanwhile: the next one carries it
             if entry[2]:
                 self.resent += 1
             entry[2] = connection
+            del self._unsent[ref]
 
     def _send(self, header, body, connection):
         """Sends one message on `connection`, in pieces if need be; False if it broke meanwhile."""

@@ -40,17 +40,11 @@ def create(desc):
 def apply(image, desc, arrays, links, problems):
     name = str(desc.get("name", "Image"))
     if desc.get("source") == "file":
-        fresh = _load_file(name, desc, arrays)
+        fresh = _load_file(name, desc, arrays, problems)
     elif desc.get("source") == "pixels":
-        fresh = _from_pixels(name, desc, arrays)
+        fresh = _from_pixels(name, desc, arrays, problems)
     else:
         raise LayoutError("image source is neither file nor pixels")
-    for setting in ("alpha_mode",):
-        if isinstance(desc.get(setting), str):
-            try:
-                setattr(fresh, setting, desc[setting])
-            except TypeError as error:
-                problems.append(f"{setting}: {error}")
     if image is not None:
         image.user_remap(fresh)
         bpy.data.images.remove(image)
@@ -58,7 +52,20 @@ def apply(image, desc, arrays, links, problems):
     return fresh
 
 
-def _load_file(name, desc, arrays):
+def _settle(image, desc, problems):
+    """Sets the alpha mode and the colour space (a normal map is Non-Color, not sRGB); a value
+    Blender refuses is noted in `problems`. Blender reloads an image whose setting changes,
+    converting a float image's pixels anew: so a changed one only, and before any pixels."""
+    for setting, owner, attribute in (("alpha_mode", image, "alpha_mode"), ("colorspace", image.colorspace_settings, "name")):
+        value = desc.get(setting)
+        if isinstance(value, str) and getattr(owner, attribute) != value:
+            try:
+                setattr(owner, attribute, value)
+            except TypeError as error:
+                problems.append(f"{setting}: {error}")
+
+
+def _load_file(name, desc, arrays, problems):
     data = arrays.get("file")
     if data is None or data.typecode != "B":
         raise LayoutError("image file bytes are missing")
@@ -75,15 +82,17 @@ def _load_file(name, desc, arrays):
         os.unlink(path)
     image.name = name
     image.filepath_raw = "//" + bpy.path.clean_name(name) + ext
+    _settle(image, desc, problems)
     return image
 
 
-def _from_pixels(name, desc, arrays):
+def _from_pixels(name, desc, arrays, problems):
     width, height, channels = desc.get("width"), desc.get("height"), desc.get("channels")
     if not all(isinstance(n, int) and n >= 0 for n in (width, height, channels)) or channels not in (1, 3, 4) or width * height > MAX_PIXELS:
         raise LayoutError("image size or channels out of range")
     pixels = expect(arrays, "pixels", "f32", width * height * channels)
     image = bpy.data.images.new(name, max(width, 1), max(height, 1), alpha=channels == 4, float_buffer=bool(desc.get("float")))
+    _settle(image, desc, problems)
     if len(pixels) and image.channels == channels:
         image.pixels.foreach_set(pixels)
         image.pack()

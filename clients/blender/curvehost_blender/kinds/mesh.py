@@ -15,6 +15,7 @@ import bpy
 
 from .. import layout
 from ..layout import LayoutError, expect, index_bound, new_array
+from .slots import apply_materials
 
 # Vertices are compared in runs of this many bytes: a delta carries whole runs.
 RUN = 4096
@@ -95,7 +96,7 @@ def apply(mesh, desc, arrays, links, problems):
         mesh.polygons.foreach_set("loop_start", starts)
         mesh.polygons.foreach_set("loop_total", sizes)
         mesh.update(calc_edges=True)  # links corners to their edges (and adds any a face lacks)
-    _apply_materials(mesh, desc.get("materials", []), links)
+    apply_materials(mesh, desc.get("materials", []), links, problems)
     mesh.polygons.foreach_set("material_index", material_index)
     mesh.polygons.foreach_set("use_smooth", smooth)
     _apply_uvs(mesh, uv_names, uvs, desc.get("uv_active", 0))
@@ -132,17 +133,6 @@ def _apply_uvs(mesh, names, uvs, active):
         layer.data.foreach_set("uv", uvs[index])
     if isinstance(active, int) and 0 <= active < len(names):
         mesh.uv_layers.active_index = active
-
-
-def _apply_materials(mesh, ids, links):
-    if not isinstance(ids, list):
-        raise LayoutError("mesh materials is not a list")
-    wanted = [links.block(node_id, "Material") for node_id in ids]
-    if list(mesh.materials) == wanted:
-        return
-    mesh.materials.clear()
-    for material in wanted:
-        mesh.materials.append(material)
 
 
 def delta(old, new):

@@ -3,6 +3,7 @@ import bpy
 
 from .. import rna
 from ..layout import LayoutError
+from .slots import apply_materials
 
 KIND = "TextCurve"
 RANK = 2
@@ -29,10 +30,5 @@ def apply(text, desc, arrays, links, problems):
     if text.name != str(desc.get("name", text.name)):
         text.name = str(desc["name"])
     rna.write(text, desc, SETTINGS, problems)
-    ids = desc.get("materials", [])
-    wanted = [links.block(node_id, "Material") for node_id in ids] if isinstance(ids, list) else []
-    if list(text.materials) != wanted:
-        text.materials.clear()
-        for material in wanted:
-            text.materials.append(material)
+    apply_materials(text, desc.get("materials", []), links, problems)
     return text
