@@ -237,6 +237,20 @@ test("server messages, bodies included, round-trip through frames and decodeServ
   t.throws(() => decodeServerMessage({ header: { type: "rights", seq: 1, from: "a", owner: "b" }, body: Buffer.from("{") }), { instanceOf: ProtocolError });
 });
 
+test("a commit event whose manifest does not match its body is refused, naming what is wrong", (t) => {
+  const event = (entries: unknown[], body: Buffer, manifest?: number) => {
+    const text = Buffer.from(JSON.stringify(entries));
+    return () => decodeServerMessage({ header: { type: "commit", seq: 1, from: "a", manifest: manifest ?? text.length }, body: Buffer.concat([text, body]) });
+  };
+  const entry = { id: "n", kind: "k", mode: "full", owner: "a", size: 3 };
+  t.like(event([entry], Buffer.from("abc"))(), { nodes: [{ id: "n", data: Buffer.from("abc") }] });
+  t.throws(event([entry], Buffer.from("abc"), 10_000), { instanceOf: ProtocolError, message: /longer than the body/ });
+  t.throws(event([entry], Buffer.from("ab")), { instanceOf: ProtocolError, message: /run past the body/ });
+  t.throws(event([entry], Buffer.from("abcd")), { instanceOf: ProtocolError, message: /do not add up/ });
+  t.throws(event([{ ...entry, mode: "sideways" }], Buffer.from("abc")), { instanceOf: ProtocolError, message: /manifest \[0\]/ });
+  t.throws(event([entry, { ...entry, id: 7 }], Buffer.from("abcabc")), { instanceOf: ProtocolError, message: /manifest \[1\]/ });
+});
+
 test("thousands of random and mutated frames never make the decoder throw", (t) => {
   const seed = runSeed();
   const random = prng(seed);
