@@ -16,6 +16,7 @@ import type { Outbox } from "./outbox.js";
 import type { Session } from "./session.js";
 import { PORTS, toFrames, type PortName } from "../protocol/index.js";
 import type { ServerSockets } from "./sockets.js";
+import { SlidingWindow } from "./sliding-window.js";
 import { Throttle } from "./throttle.js";
 import type { User, Users, RemovalReason } from "./users.js";
 
@@ -51,7 +52,8 @@ export class Departures {
   /** Resolves when the next replacement of the subscriber socket is bound; publications wait for it. */
   private nextSubscriber: { done: Promise<void>; resolve: () => void } | null = null;
   private readonly subscriberCuts: Throttle;
-  private readonly duplicates = new Map<string, number[]>();
+  /** Each key's second subscriber handshakes in the last DUPLICATE_WINDOW_MS. */
+  private readonly duplicates = new SlidingWindow(DUPLICATE_WINDOW_MS);
   private releaseTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -98,11 +100,7 @@ export class Departures {
    * cut) so that one reconnects; a key that keeps doing it is expelled.
    */
   duplicateSubscriber(user: User): void {
-    const now = Date.now();
-    const times = (this.duplicates.get(user.publicKey) ?? []).filter((time) => now - time < DUPLICATE_WINDOW_MS);
-    times.push(now);
-    this.duplicates.set(user.publicKey, times);
-    if (times.length > DUPLICATES_ALLOWED) this.kick(user, "curvehost", "it keeps opening subscriber connections");
+    if (this.duplicates.add(user.publicKey) > DUPLICATES_ALLOWED) this.kick(user, "curvehost", "it keeps opening subscriber connections");
     else this.subscriberCuts.request();
   }
 
