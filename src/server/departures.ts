@@ -49,8 +49,8 @@ export class Departures {
   private cutting: Promise<void> | null = null;
   /** Ports to cut once the cut under way is done. */
   private readonly pending = new Set<PortName>();
-  /** Resolves when the next replacement of the subscriber socket is bound; publications wait for it. */
-  private nextSubscriber: { done: Promise<void>; resolve: () => void } | null = null;
+  /** Lets go the publications held (Broadcaster.hold) until the next replacement of the subscriber socket is bound. */
+  private releasePublications: (() => void) | null = null;
   private readonly subscriberCuts: Throttle;
   /** Each key's second subscriber handshakes in the last DUPLICATE_WINDOW_MS. */
   private readonly duplicates = new SlidingWindow(DUPLICATE_WINDOW_MS);
@@ -135,24 +135,19 @@ export class Departures {
   private cut(ports: readonly PortName[]): void {
     if (this.stopping) return;
     for (const port of ports) this.pending.add(port);
-    if (ports.includes("subscriber") && !this.nextSubscriber) {
-      let resolve = () => {};
-      const done = new Promise<void>((r) => (resolve = r));
-      this.nextSubscriber = { done, resolve };
-      this.deps.broadcaster.holdUntil(done);
-    }
+    if (ports.includes("subscriber") && !this.releasePublications) this.releasePublications = this.deps.broadcaster.hold();
     if (this.cutting) return;
     this.cutting = (async () => {
       while (this.pending.size > 0 && !this.stopping) {
         const names = [...this.pending];
         this.pending.clear();
-        const held = names.includes("subscriber") ? this.nextSubscriber : null;
-        if (held) this.nextSubscriber = null;
+        const release = names.includes("subscriber") ? this.releasePublications : null;
+        if (release) this.releasePublications = null;
         if (names.includes("subscriber")) this.deps.onSubscriberCut();
         try {
           await this.deps.sockets.replace(names);
         } finally {
-          held?.resolve();
+          release?.();
         }
       }
     })()
@@ -161,8 +156,8 @@ export class Departures {
       })
       .finally(() => {
         this.cutting = null;
-        this.nextSubscriber?.resolve();
-        this.nextSubscriber = null;
+        this.releasePublications?.();
+        this.releasePublications = null;
       });
   }
 }
