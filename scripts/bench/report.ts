@@ -1,4 +1,4 @@
-/** Rows of results: percentiles, the CPU note, one line per row as it completes, the final table and JSON. */
+/** Rows of results: percentiles, the CPU notes, one line per row as it completes, the final table and JSON. */
 import { promises as fs } from "node:fs";
 import { SATURATED_SHARE, type CpuWindow } from "./cpu.js";
 
@@ -83,6 +83,15 @@ export function cpuFields(cpu: Sides<CpuWindow>): Pick<Row, "cpu" | "loadGenerat
   if (busy) flags.push("machine busy (< 5 % idle)");
   if (windows.some((window) => window.others >= OTHERS_NOTED)) flags.push(`OTHER PROCESSES used ${pair(cpu, (w) => cores(w.others))} cores: figures disturbed`);
   return { cpu, loadGeneratorSaturated: saturated.length > 0, machineBusy: busy, usage, note: flags.join("; ") };
+}
+
+/** The server's threads as cpu.ts splits their CPU time. */
+export type ThreadPart = "main" | "zmq" | "other";
+
+/** The server's CPU split by thread, for a note: `figure` is one side's for one part, in `unit`. */
+export function cpuSplitNote<T>(sides: Sides<T>, figure: (side: T, part: ThreadPart) => number, unit: string): string {
+  const part = (name: ThreadPart) => `${pair(sides, (side) => fmt(figure(side, name)))} ${unit}`;
+  return `main thread ${part("main")}, libzmq I/O ${part("zmq")}, other threads ${part("other")}`;
 }
 
 /** The parts of a note that say something, joined. */

@@ -154,16 +154,16 @@ export class KeyStore {
     return snapshot;
   }
 
-  /** readAllowlist, and every certificate in allowed/, whether it grants or not. */
-  private async read(): Promise<{ snapshot: AllowlistSnapshot; allowedFiles: KeyFile[] }> {
+  /** readAllowlist, and every certificate in allowed/ (whether it grants or not) and in revoked/. */
+  private async read(): Promise<{ snapshot: AllowlistSnapshot; allowedFiles: KeyFile[]; revokedFiles: KeyFile[] }> {
     const problems: string[] = [];
     const faults: string[] = [];
     const modeFault = await writableFolderFault(this.dir);
     if (modeFault) faults.push(modeFault);
     const allowedFiles = await this.readFolder(this.allowedDir, problems, faults);
-    const revoked = await this.readFolder(this.revokedDir, problems, faults);
-    const allowlist = new Allowlist(granting(allowedFiles, problems), revoked.map((file) => file.entry));
-    return { snapshot: { allowlist, problems, faults }, allowedFiles };
+    const revokedFiles = await this.readFolder(this.revokedDir, problems, faults);
+    const allowlist = new Allowlist(granting(allowedFiles, problems), revokedFiles.map((file) => file.entry));
+    return { snapshot: { allowlist, problems, faults }, allowedFiles, revokedFiles };
   }
 
   /** Every certificate in a key folder, with the name its file gives it (NAME.key, or NAME~N.key). */
@@ -208,7 +208,7 @@ export class KeyStore {
   async allow(name: string, publicKey: string, options: { role: Role; expires: string | null }): Promise<KeyEntry> {
     await this.requireExisting();
     checkName(name);
-    const { snapshot, allowedFiles } = await this.read();
+    const { snapshot, allowedFiles, revokedFiles } = await this.read();
     // What cannot be read may already hold the name or the key; and a running server would not admit it.
     if (snapshot.faults.length > 0)
       throw new KeyStoreError(`The key store is not in order (${snapshot.faults[0]}); fix that first, nothing was changed.`);
@@ -237,7 +237,7 @@ export class KeyStore {
       exclusive: true,
     });
     // Allowing a revoked key again is the one way to lift its revocation.
-    if (snapshot.allowlist.status(publicKey).state === "revoked") await this.forgetRevocations(publicKey);
+    await forgetRevocations(revokedFiles, publicKey);
     return entry;
   }
 
@@ -308,12 +308,6 @@ export class KeyStore {
       if (!(await exists(file))) return file;
     }
   }
-
-  private async forgetRevocations(publicKey: string): Promise<void> {
-    for (const { file, entry } of await this.readFolder(this.revokedDir, [], [])) {
-      if (entry.publicKey === publicKey) await fs.rm(file, { force: true });
-    }
-  }
 }
 
 /** A certificate read from a key folder. */
@@ -347,6 +341,13 @@ function granting(files: KeyFile[], problems: string[]): KeyEntry[] {
     }
   }
   return entries;
+}
+
+/** Removes the revoked/ files, as read with the rest of the store, that hold `publicKey`. */
+async function forgetRevocations(revokedFiles: KeyFile[], publicKey: string): Promise<void> {
+  for (const { file, entry } of revokedFiles) {
+    if (entry.publicKey === publicKey) await fs.rm(file, { force: true });
+  }
 }
 
 /** Whether anything is at `file`: a file, a folder, a FIFO, a dangling link. */

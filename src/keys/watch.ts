@@ -129,9 +129,11 @@ export class AllowlistWatcher {
 
   /** The periodic look: a reading if any stat changed since the last one. */
   private async tick(): Promise<void> {
-    if (this.reading || (await this.statSignature()) === this.stats) return;
+    if (this.reading) return;
+    const stats = await this.statSignature();
+    if (stats === this.stats) return;
     this.changedSinceRead = true;
-    await this.refresh();
+    await this.refresh(stats);
   }
 
   /** A change event: read once the burst it belongs to has settled. */
@@ -148,8 +150,11 @@ export class AllowlistWatcher {
     }, Math.max(0, wait)).unref();
   }
 
-  /** One reading at a time; a change seen during one makes another follow it. */
-  private async refresh(): Promise<void> {
+  /**
+   * One reading at a time; a change seen during one makes another follow it. `stats`: the
+   * files' stats, when the caller (tick) has just taken them; a reading that follows takes its own.
+   */
+  private async refresh(stats?: string): Promise<void> {
     if (this.reading) {
       this.again = true;
       return;
@@ -158,19 +163,20 @@ export class AllowlistWatcher {
     try {
       do {
         this.again = false;
-        await this.readOnce();
+        await this.readOnce(stats);
+        stats = undefined;
       } while (this.again && !this.stopped);
     } finally {
       this.reading = false;
     }
   }
 
-  private async readOnce(): Promise<void> {
+  private async readOnce(stats: string | undefined): Promise<void> {
     const announce = this.changedSinceRead;
     this.changedSinceRead = false;
     await this.checkSecret();
     if (!this.polling) this.arm();
-    this.stats = await this.statSignature();
+    this.stats = stats ?? (await this.statSignature());
     let snapshot: AllowlistSnapshot;
     try {
       snapshot = await this.store.readAllowlist();

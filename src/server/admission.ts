@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { fingerprint, type Allowlist, type KeyEntry, type KeyStatus, type KeyStore } from "../keys/index.js";
 import { LogLimiter } from "./log-limiter.js";
+import { SlidingWindow } from "./sliding-window.js";
 import type { User, Users, RemovalReason } from "./users.js";
 import type { ZapRequest, ZapVerdict } from "./zap.js";
 
@@ -32,8 +33,8 @@ export class Admission {
   private readonly seen = new Map<string, string>();
   private seenTimer: NodeJS.Timeout | undefined;
   private seenWriting: Promise<void> = Promise.resolve();
-  /** When each key last joined, newest last, at most JOINS_PER_WINDOW. */
-  private readonly joins = new Map<string, number[]>();
+  /** Each key's joins in the last JOIN_WINDOW_MS, at most JOINS_PER_WINDOW. */
+  private readonly joins = new SlidingWindow(JOIN_WINDOW_MS);
   /** Keys with a subscriber connection on the current subscriber socket: one each (PROTOCOL.md §8). */
   private readonly subscribers = new Set<string>();
   /** Told when a joined key completes a second subscriber handshake. */
@@ -114,14 +115,7 @@ export class Admission {
 
   /** Seconds this key must wait before it may join again, or 0 (and the join is counted). */
   joinWait(publicKey: string, now = Date.now()): number {
-    const times = (this.joins.get(publicKey) ?? []).filter((time) => now - time < JOIN_WINDOW_MS);
-    if (times.length >= JOINS_PER_WINDOW) {
-      this.joins.set(publicKey, times);
-      return Math.ceil((times[0]! + JOIN_WINDOW_MS - now) / 1000);
-    }
-    times.push(now);
-    this.joins.set(publicKey, times);
-    return 0;
+    return Math.ceil(this.joins.take(publicKey, JOINS_PER_WINDOW, now) / 1000);
   }
 
   /** Refuses a kicked user's key for the kick ban, unless the host allows it anew meanwhile. */

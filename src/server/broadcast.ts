@@ -10,7 +10,7 @@ import type { History, PublishedEvent } from "./history.js";
 import type { Journal } from "./journal/index.js";
 import type { Change, SequencedChange, Session } from "./session.js";
 
-/** A gate on the subscriber port (holdUntil): open once the promise it waits on has settled. */
+/** A gate on the subscriber port (hold): open once the function hold returned is called. */
 interface Gate {
   open: boolean;
 }
@@ -40,7 +40,7 @@ export class Broadcaster {
    * of its cost (BENCHMARKS.md, paced).
    */
   private readonly waiting: Waiting[] = [];
-  /** The gate set by the last holdUntil, while it is closed. */
+  /** The gate set by the last hold, while it is closed. */
   private gate: Gate | null = null;
   /** The journal failed: nothing is published any more (the server is stopping). */
   private failed = false;
@@ -109,16 +109,15 @@ export class Broadcaster {
     this.out = socket;
   }
 
-  /** Holds everything published from now on until `until` settles (the subscriber listener is closing). */
-  holdUntil(until: Promise<void>): void {
+  /** Holds everything published from now on (the subscriber listener is closing); the function returned lets it go. */
+  hold(): () => void {
     const gate: Gate = { open: false };
     this.gate = gate;
-    const open = () => {
+    return () => {
       gate.open = true;
       if (this.gate === gate) this.gate = null;
       this.sendWaiting();
     };
-    until.then(open, open);
   }
 
   /** Presence is lossy by design: no seq, no journal, no history. */

@@ -16,6 +16,7 @@ import type { Outbox } from "./outbox.js";
 import type { Session } from "./session.js";
 import { PORTS, toFrames, type PortName } from "../protocol/index.js";
 import type { ServerSockets } from "./sockets.js";
+import { SlidingWindow } from "./sliding-window.js";
 import { Throttle } from "./throttle.js";
 import type { User, Users, RemovalReason } from "./users.js";
 
@@ -48,10 +49,11 @@ export class Departures {
   private cutting: Promise<void> | null = null;
   /** Ports to cut once the cut under way is done. */
   private readonly pending = new Set<PortName>();
-  /** Resolves when the next replacement of the subscriber socket is bound; publications wait for it. */
-  private nextSubscriber: { done: Promise<void>; resolve: () => void } | null = null;
+  /** Lets go the publications held (Broadcaster.hold) until the next replacement of the subscriber socket is bound. */
+  private releasePublications: (() => void) | null = null;
   private readonly subscriberCuts: Throttle;
-  private readonly duplicates = new Map<string, number[]>();
+  /** Each key's second subscriber handshakes in the last DUPLICATE_WINDOW_MS. */
+  private readonly duplicates = new SlidingWindow(DUPLICATE_WINDOW_MS);
   private releaseTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -98,11 +100,7 @@ export class Departures {
    * cut) so that one reconnects; a key that keeps doing it is expelled.
    */
   duplicateSubscriber(user: User): void {
-    const now = Date.now();
-    const times = (this.duplicates.get(user.publicKey) ?? []).filter((time) => now - time < DUPLICATE_WINDOW_MS);
-    times.push(now);
-    this.duplicates.set(user.publicKey, times);
-    if (times.length > DUPLICATES_ALLOWED) this.kick(user, "curvehost", "it keeps opening subscriber connections");
+    if (this.duplicates.add(user.publicKey) > DUPLICATES_ALLOWED) this.kick(user, "curvehost", "it keeps opening subscriber connections");
     else this.subscriberCuts.request();
   }
 
@@ -137,24 +135,19 @@ export class Departures {
   private cut(ports: readonly PortName[]): void {
     if (this.stopping) return;
     for (const port of ports) this.pending.add(port);
-    if (ports.includes("subscriber") && !this.nextSubscriber) {
-      let resolve = () => {};
-      const done = new Promise<void>((r) => (resolve = r));
-      this.nextSubscriber = { done, resolve };
-      this.deps.broadcaster.holdUntil(done);
-    }
+    if (ports.includes("subscriber") && !this.releasePublications) this.releasePublications = this.deps.broadcaster.hold();
     if (this.cutting) return;
     this.cutting = (async () => {
       while (this.pending.size > 0 && !this.stopping) {
         const names = [...this.pending];
         this.pending.clear();
-        const held = names.includes("subscriber") ? this.nextSubscriber : null;
-        if (held) this.nextSubscriber = null;
+        const release = names.includes("subscriber") ? this.releasePublications : null;
+        if (release) this.releasePublications = null;
         if (names.includes("subscriber")) this.deps.onSubscriberCut();
         try {
           await this.deps.sockets.replace(names);
         } finally {
-          held?.resolve();
+          release?.();
         }
       }
     })()
@@ -163,8 +156,8 @@ export class Departures {
       })
       .finally(() => {
         this.cutting = null;
-        this.nextSubscriber?.resolve();
-        this.nextSubscriber = null;
+        this.releasePublications?.();
+        this.releasePublications = null;
       });
   }
 }

@@ -87,8 +87,7 @@ async function shareAndJoin(
   const member = new Blender(`${label} member`);
   try {
     const count = "result = {'objects': len(bpy.context.scene.objects), 'vertices': sum(len(m.vertices) for m in bpy.data.meshes if m.users)}";
-    await admin.run(`import curvehost_blender\n${scene}\n${count}`, 300_000);
-    const expected = await admin.run(count);
+    const expected = await admin.run(`import curvehost_blender\n${scene}\n${count}`, 300_000);
     const sharing = new CpuMeter(server.measured, [admin.measured]);
     const shared = await admin.run(
       `t = time.perf_counter()\ns = curvehost_blender.connect(${JSON.stringify(await invite(0, "admin"))}, share=True)\n` +

@@ -6,7 +6,7 @@
  */
 import type { BenchContext } from "../context.js";
 import { closedLoop, WINDOW } from "../load.js";
-import { cpuFields, fmt, lossNote, notes, pair, type Row } from "../report.js";
+import { cpuFields, cpuSplitNote, fmt, lossNote, notes, pair, type Row } from "../report.js";
 import { eachRun, interleaved, medians, spreadNote, totals } from "../repeat.js";
 import { withRigs, type RunResult } from "../rig.js";
 
@@ -39,7 +39,7 @@ export async function fanoutSuite(ctx: BenchContext, emit: (row: Row) => void): 
         unit: "µs",
         curvehost: ours.cpuPerEvent.all,
         baseline: base.cpuPerEvent.all,
-        note: `main thread ${pair(results, (r) => fmt(r.cpuPerEvent.main))} µs, libzmq I/O ${pair(results, (r) => fmt(r.cpuPerEvent.zmq))} µs, other threads ${pair(results, (r) => fmt(r.cpuPerEvent.other))} µs`,
+        note: cpuSplitNote(results, (r, part) => r.cpuPerEvent[part], "µs"),
         details: { cpuPerEvent: { curvehost: ours.cpuPerEvent, baseline: base.cpuPerEvent } },
       });
     }

@@ -19,7 +19,7 @@ import type { BenchContext } from "../context.js";
 import type { CpuWindow } from "../cpu.js";
 import { openLoop } from "../load.js";
 import type { Mode } from "../processes.js";
-import { cpuFields, fmt, lossNote, notes, pair, type Row } from "../report.js";
+import { cpuFields, cpuSplitNote, fmt, lossNote, notes, pair, type Row, type ThreadPart } from "../report.js";
 import { eachRun, interleaved, medians, spreadNote, totals, type Paired } from "../repeat.js";
 import { withRigs, type Rig, type RunResult } from "../rig.js";
 
@@ -72,7 +72,6 @@ function emitRate(emit: (row: Row) => void, paced: { rate: number; receivers: nu
   const byP99 = medians(runs, (run) => run.p99);
   const cpu = cpuFields({ curvehost: byCpu.curvehost.cpu, baseline: byCpu.baseline.cpu });
   const losses = totals(runs, (run) => run.losses);
-  const part = (name: "main" | "zmq" | "other") => pair(byCpu, (run) => fmt(run.cpuPerEvent[name]));
   emit({
     bench: "paced: server CPU per event",
     params,
@@ -81,7 +80,7 @@ function emitRate(emit: (row: Row) => void, paced: { rate: number; receivers: nu
     baseline: byCpu.baseline.cpuPerEvent.all,
     ...cpu,
     note: notes(
-      `main thread ${part("main")}, libzmq I/O ${part("zmq")}, other threads ${part("other")} µs`,
+      cpuSplitNote(byCpu, (run, part) => run.cpuPerEvent[part], "µs"),
       `server at ${pair(byCpu, (run) => `${fmt((run.cpu.server?.share ?? NaN) * 100)} %`)} of a core`,
       spreadNote(runs, (run) => run.cpuPerEvent.all),
       lossNote(losses),
@@ -98,8 +97,7 @@ function emitRate(emit: (row: Row) => void, paced: { rate: number; receivers: nu
 function emitIdle(emit: (row: Row) => void, receivers: number, runs: Paired<CpuWindow>, seconds: number): void {
   const share = (window: CpuWindow) => window.server?.share ?? NaN;
   const sides = medians(runs, share);
-  const percent = (window: CpuWindow, part: "mainSeconds" | "zmqSeconds" | "otherSeconds") => fmt(((window.server?.[part] ?? NaN) / window.wallSeconds) * 100);
-  const part = (name: "mainSeconds" | "zmqSeconds" | "otherSeconds") => pair(sides, (window) => percent(window, name));
+  const percent = (window: CpuWindow, part: ThreadPart) => ((window.server?.[`${part}Seconds` as const] ?? NaN) / window.wallSeconds) * 100;
   const users = receivers + 1;
   const ms = (window: CpuWindow) => ((window.server?.seconds ?? NaN) / window.wallSeconds) * 1000;
   emit({
@@ -109,7 +107,7 @@ function emitIdle(emit: (row: Row) => void, receivers: number, runs: Paired<CpuW
     curvehost: share(sides.curvehost) * 100,
     baseline: share(sides.baseline) * 100,
     note: notes(
-      `main thread ${part("mainSeconds")} %, libzmq I/O ${part("zmqSeconds")} %, other threads ${part("otherSeconds")} %`,
+      cpuSplitNote(sides, percent, "%"),
       `curvehost pings each user once a second: ${fmt((ms(sides.curvehost) * 1000) / users)} µs of CPU a user a second, pings and all`,
       spreadNote(runs, share),
     ),
