@@ -116,6 +116,20 @@ function readNodes<E>(body: Buffer, manifestLength: number, check: (raw: unknown
   return out;
 }
 
+/** Gives each node of a one-part-a-node body its part (`size` bytes, in manifest order); the parts must fill the body. */
+function giveParts(nodes: ReadonlyArray<{ size: number; data: Buffer }>, body: Buffer, manifestLength: number): void {
+  let at = manifestLength;
+  for (const node of nodes) {
+    const length = node.size;
+    if (at + length > body.length) throw new ProtocolError("bad_request", "the manifest's sizes run past the body");
+    const part = body.subarray(at, at + length);
+    at += length;
+    // A small node must not keep a large frame alive: copy parts under half the body.
+    node.data = length * 2 < body.length ? Buffer.from(part) : part;
+  }
+  if (at !== body.length) throw new ProtocolError("bad_request", "the manifest's sizes do not add up to the body");
+}
+
 /**
  * A commit's manifest and parts (PROTOCOL.md §5): the same checks and refusals,
  * in the same order, as readNodes (every entry, then the sizes), without its
@@ -142,16 +156,7 @@ function readCommitNodes(body: Buffer, manifestLength: number, limits: Limits): 
     seen?.add(entry.id);
     nodes.push(entry as CommitNode);
   }
-  let at = manifestLength;
-  for (const node of nodes) {
-    const length = node.size;
-    if (at + length > body.length) throw new ProtocolError("bad_request", "the manifest's sizes run past the body");
-    const part = body.subarray(at, at + length);
-    at += length;
-    // A small node must not keep a large frame alive: copy parts under half the body.
-    node.data = length * 2 < body.length ? Buffer.from(part) : part;
-  }
-  if (at !== body.length) throw new ProtocolError("bad_request", "the manifest's sizes do not add up to the body");
+  giveParts(nodes, body, manifestLength);
   if (nodes.length === 0) throw new ProtocolError("bad_request", "a commit needs at least one node");
   return nodes;
 }
@@ -172,16 +177,7 @@ function readEventNodes(body: Buffer, manifestLength: number): EventNode[] {
     if (entry === UNSURE) entry = parseWith(eventEntry, raw[index], `the manifest [${index}]`);
     nodes[index] = entry as EventNode;
   }
-  let at = manifestLength;
-  for (const node of nodes) {
-    const length = node.size;
-    if (at + length > body.length) throw new ProtocolError("bad_request", "the manifest's sizes run past the body");
-    const part = body.subarray(at, at + length);
-    at += length;
-    // A small node must not keep a large frame alive: copy parts under half the body.
-    node.data = length * 2 < body.length ? Buffer.from(part) : part;
-  }
-  if (at !== body.length) throw new ProtocolError("bad_request", "the manifest's sizes do not add up to the body");
+  giveParts(nodes, body, manifestLength);
   return nodes;
 }
 
