@@ -71,11 +71,13 @@ function frameOf(head: Buffer, capacityUsed: number, cursor: BodyCursor): Buffer
 /**
  * The frames of one message, made as they are taken: one frame when it fits in
  * `frameBytes`, else the header with `size` and as much body as fits, then
- * `more` pieces. A long reply is thus never copied whole ahead of its sending.
+ * `more` pieces. A message waiting in a queue is thus not copied into frames
+ * before its turn, and a long reply never whole ahead of its sending.
  */
-export function framesOf(header: Header, body: Body, frameBytes: number): Iterable<Buffer> {
+export function* framesOf(header: Header, body: Body, frameBytes: number): Generator<Buffer, void, undefined> {
   const frame = wholeFrame(JSON.stringify(header), "", body, frameBytes);
-  return frame ? [frame] : piecesOf(header, body, frameBytes);
+  if (frame) yield frame;
+  else yield* piecesOf(header, body, frameBytes);
 }
 
 /** A message larger than a frame, in pieces (PROTOCOL.md §2). */
@@ -101,7 +103,8 @@ export function messageBytes(header: Header, body: Body = []): number {
 
 /** Every frame of a message at once, for messages known to be small or wanted whole. */
 export function toFrames(header: Header, body: Body = [], frameBytes: number): Buffer[] {
-  return [...framesOf(header, body, frameBytes)];
+  const frame = wholeFrame(JSON.stringify(header), "", body, frameBytes);
+  return frame ? [frame] : [...piecesOf(header, body, frameBytes)];
 }
 
 /**
