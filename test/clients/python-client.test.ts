@@ -288,7 +288,10 @@ test("without waiting: presence beyond the rate and a lock of a node someone els
 });
 
 // A kick cuts every port of the server (PROTOCOL.md §8): the Python client's commits and requests
-// in flight are sent again on the new connections, and the server carries each ref out once.
+// in flight are sent again on the new connections, and the server carries each ref out once. The
+// kick comes once the observer has seen the Python side's first CUT_AT commits, after which that
+// side reads nothing until its connections are back: what it had sent is then still unanswered,
+// whatever the timing, and must be sent again.
 test("a burst of commits and requests across a cut of every port: each carried out and acknowledged once, in order", async (t) => {
   t.timeout(150_000);
   const { server, python, file } = await session(t);
@@ -302,7 +305,7 @@ test("a burst of commits and requests across a cut of every port: each carried o
   });
 
   const COUNT = 200;
-  const KICK_AT = 40;
+  const CUT_AT = 100;
   const seen = new Map<number, number[]>();
   let toggled = 0;
   let kick: Promise<unknown> | undefined;
@@ -311,9 +314,9 @@ test("a burst of commits and requests across a cut of every port: each carried o
     if (event.type === "rights" && event.ids.includes("toggle")) toggled++;
     if (event.type !== "commit" || event.nodes.some((node: any) => node.id === "toggle")) return; // not the set-up commit
     seen.set(event.ref, [...(seen.get(event.ref) ?? []), event.seq]);
-    if (seen.size === KICK_AT && !kick) kick = admin.kick("victim");
+    if (seen.size === CUT_AT && !kick) kick = admin.kick("victim");
   });
-  const result = await py.request("burst", { count: COUNT, delta_every: 5, size: 65536, in_flight: 3, pause_at: 100, timeout: 100 }, 120_000);
+  const result = await py.request("burst", { count: COUNT, delta_every: 5, size: 65536, in_flight: 3, pause_at: CUT_AT, timeout: 100 }, 120_000);
   t.truthy(kick, "the kick came during the burst");
   await kick;
   t.is(await kicked.then(([by]) => by), "admin");
@@ -336,9 +339,12 @@ test("a burst of commits and requests across a cut of every port: each carried o
   t.is(admin.replica.nodes.get("chain")!.parts.length, 1 + result.deltas.length);
   t.is((await py.request("replica")).nodes.chain.sha256, sha256(Buffer.from(chain)));
 
-  // Both ports were cut while the burst went on, and what was in flight on the command port got its reply.
+  // Both ports were cut while the burst went on, with requests and commits in flight, which were
+  // sent again on the new connections; what was in flight on the command port got its reply, once.
   t.true(result.breaks.command >= 1 && result.breaks.publisher >= 1, JSON.stringify(result.breaks));
   t.true(result.in_flight_at_break.length >= 1, "a request was in flight when the command connection broke");
+  t.true(result.commits_at_break.length >= 1, "a commit was unacknowledged when the publisher connection broke");
+  t.true(result.resent.command >= 1 && result.resent.publisher >= 1, `sent again: ${JSON.stringify(result.resent)}`);
   for (const ref of result.in_flight_at_break) t.deepEqual(result.replies[String(ref)], ["reply"], `request ${ref}, in flight at the cut`);
   for (const ref of result.requests) t.deepEqual(result.replies[String(ref)], ["reply"], `request ${ref}`);
   t.deepEqual(result.refused, []);

@@ -18,6 +18,8 @@ transport.Link, which sends them again, with the same refs and in their order, o
 command or publisher connection; the server carries out each ref once per join.
 """
 import base64
+import heapq
+import itertools
 import secrets
 import time
 from collections import deque
@@ -115,7 +117,10 @@ class Client:
         self._commits = {}  # ref -> whether commit() waits for it, of commits not yet acknowledged
         self._acks = {}  # ref -> seq of the waited commits that came back
         self._failures = {}  # ref -> ServerError of the waited commits that were rejected
-        self._held = []  # (seq, reply) of wait=False replies, until the replica has reached seq
+        # A heap of (seq, arrival, reply) of wait=False replies, until the replica has reached seq:
+        # a step looks at the ones it releases only. `arrival` numbers them as they came.
+        self._held = []
+        self._arrivals = itertools.count()
         self._replay = None  # where events replayed by the resync under way go
         self._joined = self._synced = self._left = self._closed = False
         self._reconnected = False
@@ -360,7 +365,7 @@ class Client:
                 outcome = {"type": "refused", "ref": ref, "request": request.kind, "code": "internal",
                            "message": "The server's %s reply is not protocol 2: %s." % (kind, error)}
             if outcome["type"] == "reply" and "seq" in outcome and outcome["seq"] > self.replica.seq:
-                self._held.append((outcome["seq"], outcome))  # once the replica shows what it did
+                heapq.heappush(self._held, (outcome["seq"], next(self._arrivals), outcome))  # once the replica shows what it did
             else:
                 self._outbox.append(outcome)
         elif kind == "kicked":
@@ -420,13 +425,14 @@ class Client:
                 self._outbox.append(messages.rejected(message))
 
     def _release(self):
-        """Hands to poll() the wait=False replies whose seq the replica has reached."""
-        if not self._held:
-            return
-        ready = [reply for seq, reply in self._held if seq <= self.replica.seq]
-        if ready:
-            self._held = [(seq, reply) for seq, reply in self._held if seq > self.replica.seq]
-            self._outbox.extend(ready)
+        """Hands to poll() the wait=False replies whose seq the replica has reached, in the
+        order they came (the server's, whatever their seqs)."""
+        held, seq = self._held, self.replica.seq
+        ready = []
+        while held and held[0][0] <= seq:
+            ready.append(heapq.heappop(held)[1:])
+        ready.sort()  # by arrival, each its own number: the replies themselves are never compared
+        self._outbox.extend(reply for _, reply in ready)
 
     def _process_inbox(self):
         if not self._synced:

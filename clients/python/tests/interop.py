@@ -122,11 +122,13 @@ class Driver:
         """Commits `count` commits without waiting (fulls of `size` bytes, and every
         `delta_every`-th a delta appended to the node "chain", which must exist), while
         keeping `in_flight` requests unanswered at all times: lock and unlock of the node
-        "toggle" in turn (one at a time), and `users`. At `pause_at` commits it waits until
-        the command and publisher connections have both been cut and remade (the test cuts
-        them meanwhile), reading nothing else, so that the requests sent are unanswered
-        when the cut comes; then goes on. It polls for `pace` seconds between commits (0:
-        only looks), topping the requests up before each look.
+        "toggle" in turn (one at a time), and `users`. Once `pause_at` commits are sent (and
+        the requests topped up) it reads nothing but the connections' monitors until the
+        command and publisher connections have both been cut and remade (the test cuts them
+        meanwhile, having seen those commits): what was in flight is then still unanswered
+        when the new connections come up, and is sent again on them; then it goes on. It
+        polls for `pace` seconds between commits (0: only looks), topping the requests up
+        before each look.
         Returns what came back: the seqs each commit ref was
         acknowledged at, the replies each request got, the requests that had gone out on the
         command connection when it broke, and how many messages were sent again.
@@ -174,17 +176,21 @@ class Driver:
         monitors.register(command.watch.monitor, zmq.POLLIN)
         monitors.register(publisher.watch.monitor, zmq.POLLIN)
 
+        def await_cut():
+            # Nothing is read but the connections' monitors, from the last commit sent to the
+            # new connections: the requests and commits sent stay unanswered (their replies and
+            # events, if any, wait in the sockets), and the update that sees a new connection
+            # sends them again.
+            links = (command, publisher)
+            while not all(link.breaks and link.watch.up for link in links):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no cut and reconnection of the command and publisher ports within %g s; breaks %s"
+                                       % (timeout, [len(link.breaks) for link in links]))
+                for link in links:
+                    link.update()
+                monitors.poll(100)
+
         for n in range(count):
-            if pause_at is not None and n == pause_at:
-                # Nothing is read while the cut is awaited, but the connections' monitors: the
-                # requests sent stay unanswered (their replies, if any, wait in the socket).
-                top_up()
-                while not (command.breaks and publisher.breaks):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("no cut of the command and publisher ports within %g s" % timeout)
-                    command.update()
-                    publisher.update()
-                    monitors.poll(100)
             if n % delta_every == delta_every - 1:
                 data = b"%04d," % n
                 deltas.append(data)
@@ -194,6 +200,8 @@ class Driver:
             refs.append(ref)
             pending[ref] = True
             top_up()
+            if len(refs) == pause_at:
+                await_cut()
             take(client.poll(pace))
         while len(acks) < len(refs) or any(ref not in replies for ref in requests):
             if time.monotonic() > deadline:

@@ -10,8 +10,9 @@ import unittest
 
 import zmq
 
-from curvehost import Client, ConnectError, ServerError
+from curvehost import Client, ConnectError, ServerError, client as client_module, wire
 from tests.fakeserver import FakeServer
+from tests.test_transport import lines_run
 
 FRAME = 1024
 
@@ -439,6 +440,64 @@ class WithoutWaiting(Fixture):
         client.users()  # waits: the presence's reply and event arrive meanwhile
         events = client.poll()
         self.assertIn(("reply", ref), [(e["type"], e.get("ref")) for e in events])
+
+
+class Held(Fixture):
+    """Replies to requests sent without waiting that come before the events they wait for:
+    held until the replica shows them, then handed over in the order they came."""
+
+    def answered_ahead(self, seqs):
+        """A client whose locks were answered, in turn, with these seqs above its replica's
+        (no event published): their refs, and a rights event for each seq up to the highest."""
+        client = self.client()
+        base = client.replica.seq
+        answers = iter(seqs)
+
+        def ahead(server, rid, header, body):
+            server.send(server.command, rid, {"type": "ok", "ref": header["ref"], "seq": base + next(answers)})
+
+        self.server.handlers["lock"] = ahead
+        refs = [client.lock(["n%d" % n], wait=False) for n in range(len(seqs))]
+        deadline = time.monotonic() + 10
+        while client._requests:
+            self.assertLess(time.monotonic(), deadline, "%d replies still to come" % len(client._requests))
+            self.assertEqual(client.poll(0.05), [], "held until the replica shows them")
+        events = [wire.Message({"type": "rights", "seq": base + n, "from": "bob", "owner": "common"}, wire.encode_ids(["n0"]))
+                  for n in range(1, max(seqs) + 1)]
+        return client, refs, events
+
+    def outcomes(self, events):
+        return [e["seq"] if e["type"] == "rights" else e["ref"] for e in events]
+
+    def test_each_reply_comes_right_after_the_event_that_shows_it(self):
+        client, refs, events = self.answered_ahead([2, 1, 3, 2])
+        got = []
+        for event in events:
+            client._inbox.append(event)  # as the subscriber port gives them: one a step
+            got += self.outcomes(client.poll())
+        seqs = [event.header["seq"] for event in events]
+        self.assertEqual(got, [seqs[0], refs[1], seqs[1], refs[0], refs[3], seqs[2], refs[2]])
+
+    def test_replies_released_together_come_in_the_order_they_came(self):
+        client, refs, events = self.answered_ahead([2, 1, 3, 2])
+        client._inbox.extend(events)  # all in one step
+        self.assertEqual(self.outcomes(client.poll()), [event.header["seq"] for event in events] + refs)
+
+    def test_releasing_costs_in_proportion_to_what_is_held(self):
+        # Each step looks at the replies its event releases, not at every one held.
+        runs = {}
+        for count in (1000, 2000):
+            client, refs, events = self.answered_ahead(range(1, count + 1))
+            got = []
+
+            def release():
+                for event in events:
+                    client._inbox.append(event)
+                    got.extend(client.poll())
+
+            runs[count] = lines_run(client_module, release)
+            self.assertEqual([e["ref"] for e in got if e["type"] == "reply"], refs)
+        self.assertLess(runs[2000], 2.5 * runs[1000], "lines of client.py run: %r" % runs)
 
 
 class Cuts(Fixture):
