@@ -239,7 +239,13 @@ export class Server extends EventEmitter<ServerEvents> {
           return;
         }
         const assembler = user && port !== "ttl" ? user.inbox[port as "command" | "publisher"] : unbound;
-        for (const result of assembler.push(frames[0]!)) handle(routingId, user, result.ok ? decodeRequest(port, result.message, result.framed, limits) : result);
+        const results = assembler.push(frames[0]!);
+        for (let i = 0; i < results.length; i++) {
+          // Handling the first (a refusal) can remove the user, over its bound of unread replies: the rest is no longer theirs.
+          if (i > 0 && user && this.users.byRoutingId(routingId) !== user) return;
+          const result = results[i]!;
+          handle(routingId, user, result.ok ? decodeRequest(port, result.message, result.framed, limits) : result);
+        }
       } catch (error) {
         this.log.error({ event: "handler_error", port, error: (error as Error).message }, "request failed");
       }
