@@ -24,7 +24,7 @@ import {
   type RequestPort,
   type ServerMessage,
 } from "./messages.js";
-import { parseJson, refOf, toFramesWithText, type Body, type Header, type Message, type WireFailure } from "./wire.js";
+import { parseJson, refOf, toFramesWithManifest, type Body, type Header, type Message, type WireFailure } from "./wire.js";
 
 // ---- bodies ------------------------------------------------------------------
 
@@ -41,7 +41,7 @@ export function nodesBody(entries: readonly object[], parts: readonly Buffer[]):
 
 /** A message with a manifest of `entries` and their parts as its body, in frames; sets the header's `manifest`. */
 export function nodesFrames(header: Header, entries: readonly object[], parts: readonly Buffer[], frameBytes: number): Buffer[] {
-  return toFramesWithText(header, "manifest", JSON.stringify(entries), parts, frameBytes);
+  return toFramesWithManifest(header, JSON.stringify(entries), parts, frameBytes);
 }
 
 function readArray(bytes: Buffer, what: string): unknown[] {

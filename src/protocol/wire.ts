@@ -108,14 +108,14 @@ export function toFrames(header: Header, body: Body = [], frameBytes: number): B
 }
 
 /**
- * A message whose body is JSON text (a manifest, PROTOCOL.md §2) then `parts`,
- * in frames; the text's length in bytes goes into the header's `lengthField`.
+ * A message whose body is a manifest's JSON text then `parts` (PROTOCOL.md §2),
+ * in frames; the manifest's length in bytes goes into the header's `manifest`.
  */
-export function toFramesWithText(header: Header, lengthField: string, text: string, parts: Body, frameBytes: number): Buffer[] {
-  const textBytes = Buffer.byteLength(text);
-  header[lengthField] = textBytes;
-  const frame = wholeFrame(JSON.stringify(header), text, parts, frameBytes, textBytes);
-  return frame ? [frame] : [...piecesOf(header, [Buffer.from(text), ...parts], frameBytes)];
+export function toFramesWithManifest(header: Header, manifest: string, parts: Body, frameBytes: number): Buffer[] {
+  const manifestBytes = Buffer.byteLength(manifest);
+  header["manifest"] = manifestBytes;
+  const frame = wholeFrame(JSON.stringify(header), manifest, parts, frameBytes, manifestBytes);
+  return frame ? [frame] : [...piecesOf(header, [Buffer.from(manifest), ...parts], frameBytes)];
 }
 
 /**
