@@ -41,30 +41,31 @@ export async function latencySuite(ctx: BenchContext, emit: (row: Row) => void):
       note: notes(lossNote(maxLosses), `median of ${maxRuns.length}; the rates below are fractions of this`, maxCpu.note),
       losses: maxLosses,
     });
-    for (const fraction of FRACTIONS) await openLoopRows(ctx, rigs, emit, { bench: "latency under load", fraction, rate: fraction * max.perReceiver, params, seconds: pacedSeconds });
+    for (const fraction of FRACTIONS) await openLoopRows(ctx, rigs, emit, { bench: "latency under load", fraction, maxRate: max.perReceiver, params, seconds: pacedSeconds });
     return max.perReceiver;
   });
   // 50 % again, at the same offered rate, with curvehost's receivers cut down to what the
   // relay's do (bare-member.ts): what is left of the gap is the server, the wire and the writer.
   await withRigs(ctx, { receivers: RECEIVERS, size: SIZE, label: "latency-bare", bareReceivers: true }, (rigs) =>
-    openLoopRows(ctx, rigs, emit, { bench: "latency under load, bare receivers", fraction: BARE_FRACTION, rate: BARE_FRACTION * maxRate, params, seconds: pacedSeconds }),
+    openLoopRows(ctx, rigs, emit, { bench: "latency under load, bare receivers", fraction: BARE_FRACTION, maxRate, params, seconds: pacedSeconds }),
   );
 }
 
 /** The fraction of the maximum rate the bare-receiver rows are measured at: the one the p99 target is set at. */
 const BARE_FRACTION = 0.5;
 
-/** Both sides driven open loop at `rate`, in turn; emits p50 (with CPU and the sender's lateness), p99 and max. */
+/** Both sides driven open loop at `fraction` of curvehost's maximum rate, in turn; emits p50 (with CPU and the sender's lateness), p99 and max. */
 async function openLoopRows(
   ctx: BenchContext,
   rigs: Record<Mode, Rig>,
   emit: (row: Row) => void,
-  load: { bench: string; fraction: number; rate: number; params: string; seconds: number },
+  load: { bench: string; fraction: number; maxRate: number; params: string; seconds: number },
 ): Promise<void> {
+  const rate = load.fraction * load.maxRate;
   const runs = await interleaved(ctx.repeat, async (mode): Promise<Paced> => {
     let maxLateMs = NaN;
     const result = await rigs[mode].measure(async (writer, run) => {
-      const driven = await openLoop(writer, { size: SIZE, run, rate: load.rate, seconds: load.seconds });
+      const driven = await openLoop(writer, { size: SIZE, run, rate, seconds: load.seconds });
       maxLateMs = driven.maxLateMs;
       return driven;
     });
@@ -72,7 +73,7 @@ async function openLoopRows(
   });
   // The median by p99, the figure the target is about; p50 and max are that same run's.
   const sides = medians(runs, (run) => run.p99);
-  const offered = `${(load.fraction * 100).toFixed(0)} % of max = ${fmt(load.rate)} msg/s, ${load.params}`;
+  const offered = `${(load.fraction * 100).toFixed(0)} % of max = ${fmt(rate)} msg/s, ${load.params}`;
   const cpu = cpuFields({ curvehost: sides.curvehost.cpu, baseline: sides.baseline.cpu });
   const losses = totals(runs, (run) => run.losses);
   emit({
@@ -84,7 +85,7 @@ async function openLoopRows(
     ...cpu,
     note: notes(`open loop ${load.seconds} s`, lossNote(losses), `sender at most ${pair(sides, (side) => fmt(side.maxLateMs))} ms late`, cpu.note),
     losses,
-    details: { offeredRate: load.rate, fractionOfMax: load.fraction, seconds: load.seconds, maxSenderLatenessMs: { curvehost: sides.curvehost.maxLateMs, baseline: sides.baseline.maxLateMs } },
+    details: { offeredRate: rate, fractionOfMax: load.fraction, seconds: load.seconds, maxSenderLatenessMs: { curvehost: sides.curvehost.maxLateMs, baseline: sides.baseline.maxLateMs } },
   });
   emit({ bench: `${load.bench} p99`, params: offered, unit: "ms", curvehost: sides.curvehost.p99, baseline: sides.baseline.p99, note: spreadNote(runs, (run) => run.p99), details: { p99EveryRun: eachRun(runs, (run) => run.p99) } });
   emit({ bench: `${load.bench} max`, params: offered, unit: "ms", curvehost: sides.curvehost.max, baseline: sides.baseline.max });
